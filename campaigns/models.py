@@ -1,0 +1,235 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    VISIT = "visit", _("Visit")
+    WECHAT = "wechat", _("WeChat")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("E-mail")
+
+
+class Outcome(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    NOT_REACHABLE = "not_reachable", _("Not reachable")
+    DECLINED = "declined", _("Declined")
+    INTERESTED = "interested", _("Interested")
+    CONVERTED = "converted", _("Converted")
+
+
+class Segment(models.Model):
+    """A saved roster filter: the query parameters of the roster list, re-applied on use."""
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+
+    name = models.CharField(_("name"), max_length=200)
+    objective = models.TextField(_("objective"), blank=True)
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("target segment"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="campaigns",
+    )
+    talking_points = models.TextField(_("talking points"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.PROTECT, related_name="owned_campaigns"
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
+    starts_on = models.DateField(_("starts on"))
+    due_on = models.DateField(_("tasks due on"))
+    fallback_branch = models.ForeignKey(
+        "customers.Branch",
+        verbose_name=_("branch for customers without a client manager"),
+        help_text=_("Their tasks are balanced across this branch's client managers by open task count."),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Imported past campaigns carry outcomes but were never launched through the portal.
+    is_historical = models.BooleanField(_("imported history"), default=False)
+    launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("launched by"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-starts_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(due_on__gte=models.F("starts_on")), name="campaign_due_after_start"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class FollowUpTask(models.Model):
+    """One customer to contact within one campaign, owned by one client manager."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+        VERIFIED = "verified", _("Verified")
+        RETURNED = "returned", _("Returned")
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="tasks")
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="tasks"
+    )
+    # Imported history can have no known client manager.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("client manager"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="tasks",
+    )
+    # The branch the work belongs to (the assignee's at assignment); supervisors see their subtree's tasks.
+    branch = models.ForeignKey(
+        "customers.Branch", verbose_name=_("branch"), on_delete=models.PROTECT, related_name="tasks"
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
+    due_on = models.DateField(_("due on"))
+    channel = models.CharField(_("last channel"), max_length=20, choices=Channel.choices, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
+    next_follow_up_on = models.DateField(_("next follow-up"), null=True, blank=True)
+    return_reason = models.TextField(_("reason for return"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("verified by"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("follow-up task")
+        verbose_name_plural = _("follow-up tasks")
+        ordering = ["due_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "customer"], name="task_one_per_customer_per_campaign"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["open", "in_progress", "done", "verified", "returned"]),
+                name="task_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["assignee", "status", "due_on"], name="task_assignee_status_due_idx"),
+            models.Index(fields=["branch", "status"], name="task_branch_status_idx"),
+            models.Index(fields=["status", "due_on"], name="task_status_due_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign} / {self.customer.customer_no}"
+
+    @property
+    def is_closed_for_assignee(self):
+        return self.status in {self.Status.DONE, self.Status.VERIFIED}
+
+
+class TaskEvent(models.Model):
+    """A status change of a task: who moved it, when, from what to what, and why."""
+
+    task = models.ForeignKey(FollowUpTask, verbose_name=_("task"), on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )
+    from_status = models.CharField(_("from"), max_length=20, choices=FollowUpTask.Status.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=20, choices=FollowUpTask.Status.choices)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("task event")
+        verbose_name_plural = _("task events")
+        ordering = ["created_at", "id"]
+
+
+class ContactRecord(models.Model):
+    """One contact with a customer, recorded by a client manager or imported from history."""
+
+    task = models.ForeignKey(
+        FollowUpTask, verbose_name=_("task"), on_delete=models.CASCADE, null=True, blank=True, related_name="contacts"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="contacts"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+    note = models.TextField(_("note"), blank=True)
+    next_follow_up_on = models.DateField(_("next follow-up"), null=True, blank=True)
+    contacted_at = models.DateTimeField(_("contacted at"), db_index=True)
+    # Call history from imported campaigns: the number of attempts and the last call's length.
+    attempts = models.PositiveIntegerField(_("attempts"), null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(_("call length (seconds)"), null=True, blank=True)
+    extra = models.JSONField(_("other imported columns"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("contact record")
+        verbose_name_plural = _("contact records")
+        ordering = ["-contacted_at", "-id"]
+
+
+class Reminder(models.Model):
+    """The ledger of reminder mails. The unique key (recipient, kind, subject, business date)
+    is what stops a second run of the same job from sending the same mail again."""
+
+    class Kind(models.TextChoices):
+        DIGEST = "digest", _("Morning digest")
+        ESCALATION = "escalation", _("Escalation")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="reminders"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    # What the reminder is about beyond recipient and day, e.g. a task id; empty for a digest.
+    subject_key = models.CharField(_("subject"), max_length=100, blank=True, default="")
+    business_date = models.DateField(_("business date"))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        ordering = ["-business_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "kind", "subject_key", "business_date"], name="reminder_once_per_key"
+            ),
+        ]

@@ -1,0 +1,110 @@
+"""The roster filter. Segments store its query parameters and re-apply them through
+`customer_filter_apply`, so a campaign's target means exactly what the roster list shows."""
+
+from datetime import date
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Role, User
+
+from .models import Branch, Customer, Tier
+
+AGE_BANDS = {
+    "lt30": (None, 29),
+    "30_39": (30, 39),
+    "40_49": (40, 49),
+    "50_59": (50, 59),
+    "60plus": (60, None),
+}
+AGE_BAND_CHOICES = [
+    ("lt30", _("Under 30")),
+    ("30_39", _("30–39")),
+    ("40_49", _("40–49")),
+    ("50_59", _("50–59")),
+    ("60plus", _("60 and over")),
+]
+
+
+def age_band_q(band: str, today: date | None = None) -> Q:
+    """Match customers in an age band, by birth date where the roster gave one, else by age."""
+    low, high = AGE_BANDS[band]
+    today = today or timezone.localdate()
+    by_birth = Q(birth_date__isnull=False)
+    by_age = Q(birth_date__isnull=True, age__isnull=False)
+    if low is not None:
+        # Aged at least `low` means born on or before today minus `low` years.
+        by_birth &= Q(birth_date__lte=_years_before(today, low))
+        by_age &= Q(age__gte=low)
+    if high is not None:
+        # Aged at most `high` means born after today minus `high + 1` years.
+        by_birth &= Q(birth_date__gt=_years_before(today, high + 1))
+        by_age &= Q(age__lte=high)
+    return by_birth | by_age
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)
+
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Name or customer number"), method="filter_search")
+    tier = django_filters.ModelChoiceFilter(label=_("Tier"), queryset=Tier.objects.all(), null_label=_("No tier"))
+    branch = django_filters.ModelChoiceFilter(
+        label=_("Branch (with sub-branches)"), queryset=Branch.objects.all(), method="filter_branch"
+    )
+    client_manager = django_filters.ModelChoiceFilter(
+        label=_("Client manager"),
+        queryset=User.objects.filter(role=Role.CLIENT_MANAGER),
+        null_label=_("No client manager"),
+    )
+    aum_min = django_filters.NumberFilter(label=_("AUM from (CNY)"), field_name="aum", lookup_expr="gte")
+    aum_max = django_filters.NumberFilter(label=_("AUM to (CNY)"), field_name="aum", lookup_expr="lte")
+    age_band = django_filters.ChoiceFilter(label=_("Age band"), choices=AGE_BAND_CHOICES, method="filter_age_band")
+    occupation = django_filters.CharFilter(label=_("Occupation"), field_name="occupation", lookup_expr="iexact")
+    do_not_contact = django_filters.BooleanFilter(
+        label=_("Do not contact"), field_name="do_not_contact", widget=forms.NullBooleanSelect
+    )
+
+    class Meta:
+        model = Customer
+        fields = []
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user is not None and user.role != Role.PLATFORM and user.branch_id:
+            subtree = Branch.objects.filter(path__startswith=user.branch.path)
+            self.filters["branch"].queryset = subtree
+            self.filters["client_manager"].queryset = User.objects.filter(
+                role=Role.CLIENT_MANAGER, branch__in=subtree
+            )
+        for name, field in self.form.fields.items():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs["class"] = css
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(customer_no__startswith=value) | Q(name__icontains=value))
+
+    def filter_branch(self, queryset, name, value):
+        return queryset.filter(branch__path__startswith=value.path)
+
+    def filter_age_band(self, queryset, name, value):
+        return queryset.filter(age_band_q(value))
+
+
+def customer_filter_apply(*, queryset, filters: dict):
+    """Apply saved roster filter parameters to `queryset`. Invalid parameters raise ValueError
+    with the form's errors, because silently ignoring them would widen a campaign's target."""
+    customer_filter = CustomerFilter(data=filters, queryset=queryset)
+    if not customer_filter.is_valid():
+        raise ValueError(customer_filter.errors.as_text())
+    return customer_filter.qs

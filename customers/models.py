@@ -1,0 +1,182 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+
+class Branch(models.Model):
+    """Head office, a branch or a sub-branch. `path` holds the ids from the root down
+    ("/1/4/9/"), so a subtree is one indexed prefix match instead of a recursive query."""
+
+    class Level(models.TextChoices):
+        HEAD_OFFICE = "head_office", _("Head office")
+        BRANCH = "branch", _("Branch")
+        SUB_BRANCH = "sub_branch", _("Sub-branch")
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    level = models.CharField(_("level"), max_length=20, choices=Level.choices, default=Level.BRANCH)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent"), on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    path = models.CharField(max_length=255, editable=False, db_index=True, default="")
+
+    class Meta:
+        verbose_name = _("branch")
+        verbose_name_plural = _("branches")
+        ordering = ["path"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        # The id is part of the path, so a new branch is saved twice.
+        if self.pk is None:
+            super().save(*args, **kwargs)
+            kwargs.pop("force_insert", None)
+        parent_path = self.parent.path if self.parent_id else "/"
+        new_path = f"{parent_path}{self.pk}/"
+        if new_path != self.path:
+            old_path = self.path
+            self.path = new_path
+            super().save(update_fields=["path", "code", "name", "level", "parent"])
+            if old_path:
+                for child in Branch.objects.filter(path__startswith=old_path).exclude(pk=self.pk):
+                    child.path = new_path + child.path[len(old_path):]
+                    child.save(update_fields=["path"])
+        else:
+            super().save(*args, **kwargs)
+
+    def subtree(self):
+        return Branch.objects.filter(path__startswith=self.path)
+
+
+class Tier(models.Model):
+    """A band of AUM with its own service standard. A customer belongs to the tier with the
+    highest threshold at or below their AUM, or to none below the lowest threshold."""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=50)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=50)
+    min_aum = models.DecimalField(_("minimum AUM (CNY)"), max_digits=18, decimal_places=2, unique=True)
+    contact_interval_days = models.PositiveIntegerField(
+        _("contact at least every (days)"), help_text=_("The service standard: the longest gap between contacts.")
+    )
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["min_aum"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def name(self):
+        return self.name_zh if (get_language() or "").startswith("zh") else self.name_en
+
+
+class Gender(models.TextChoices):
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+
+
+class Customer(models.Model):
+    """A person in the roster, keyed by the customer number from core banking."""
+
+    customer_no = models.CharField(_("customer number"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    # Kept for rosters that give an age instead of a birth date.
+    age = models.PositiveSmallIntegerField(_("age"), null=True, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    id_number = models.CharField(_("ID number"), max_length=32, blank=True)
+    occupation = models.CharField(_("occupation"), max_length=100, blank=True, db_index=True)
+    marital_status = models.CharField(_("marital status"), max_length=30, blank=True)
+    education = models.CharField(_("education"), max_length=50, blank=True)
+    credit_default = models.BooleanField(_("credit in default"), null=True, blank=True)
+    housing_loan = models.BooleanField(_("housing loan"), null=True, blank=True)
+    personal_loan = models.BooleanField(_("personal loan"), null=True, blank=True)
+    branch = models.ForeignKey(
+        Branch, verbose_name=_("branch"), on_delete=models.PROTECT, related_name="customers"
+    )
+    client_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("client manager"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customers",
+    )
+    aum = models.DecimalField(_("AUM (CNY)"), max_digits=18, decimal_places=2, default=Decimal("0"))
+    tier = models.ForeignKey(
+        Tier, verbose_name=_("tier"), on_delete=models.SET_NULL, null=True, blank=True, related_name="customers"
+    )
+    risk_level = models.CharField(_("risk level"), max_length=10, blank=True)
+    do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    extra = models.JSONField(_("other imported columns"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["customer_no"]
+        indexes = [
+            models.Index(fields=["aum"], name="customer_aum_idx"),
+            models.Index(fields=["age"], name="customer_age_idx"),
+            models.Index(fields=["birth_date"], name="customer_birth_date_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.name or self.customer_no} ({self.customer_no})"
+
+    @property
+    def current_age(self):
+        if self.birth_date:
+            today = timezone.localdate()
+            before_birthday = (today.month, today.day) < (self.birth_date.month, self.birth_date.day)
+            return today.year - self.birth_date.year - before_birthday
+        return self.age
+
+
+class RosterImport(models.Model):
+    """One uploaded file and what happened to it: mapped, previewed, then committed or rejected."""
+
+    class Kind(models.TextChoices):
+        ROSTER = "roster", _("Roster")
+        OUTCOMES = "outcomes", _("Past outcomes")
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Uploaded")
+        PREVIEWED = "previewed", _("Previewed")
+        COMMITTED = "committed", _("Committed")
+        REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.ROSTER)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.UPLOADED)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=255)
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    errors = models.JSONField(_("row errors"), default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("roster import")
+        verbose_name_plural = _("roster imports")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.get_status_display()})"

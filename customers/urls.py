@@ -1,0 +1,11 @@
+from django.urls import include, path
+
+from . import views
+
+app_name = "customers"
+
+urlpatterns = [
+    path("", views.customer_list, name="list"),
+    path("<int:pk>/", views.customer_detail, name="detail"),
+    path("imports/", include("customers.imports.urls")),
+]

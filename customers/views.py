@@ -1,0 +1,53 @@
+from django.conf import settings
+from django.shortcuts import render
+from django_tables2 import RequestConfig
+
+from campaigns.selectors import task_list_for
+from portal.exports import EXPORT_FORMATS, export_table
+from portal.masking import mask_email, mask_id_number, mask_phone
+from portal.permissions import STAFF_WITH_CUSTOMERS, role_required
+
+from .filters import CustomerFilter
+from .selectors import customer_get_for, customer_list_for
+from .tables import CustomerTable
+
+
+@role_required(*STAFF_WITH_CUSTOMERS)
+def customer_list(request):
+    customers = customer_list_for(user=request.user).select_related("tier", "branch", "client_manager")
+    customer_filter = CustomerFilter(request.GET, queryset=customers, user=request.user)
+    table = CustomerTable(customer_filter.qs)
+    export_format = request.GET.get("_export")
+    if export_format in EXPORT_FORMATS:
+        RequestConfig(request, paginate=False).configure(table)
+        return export_table(table, export_format, "customers")
+    RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
+    return render(
+        request,
+        "customers/customer_list.html",
+        {"filter": customer_filter, "table": table},
+    )
+
+
+@role_required(*STAFF_WITH_CUSTOMERS)
+def customer_detail(request, pk):
+    customer = customer_get_for(user=request.user, pk=pk)
+    tasks = (
+        task_list_for(user=request.user)
+        .filter(customer=customer)
+        .select_related("campaign", "assignee")
+        .order_by("-due_on")
+    )
+    contacts = customer.contacts.select_related("recorded_by", "task__campaign").order_by("-contacted_at")[:100]
+    return render(
+        request,
+        "customers/customer_detail.html",
+        {
+            "customer": customer,
+            "masked_phone": mask_phone(customer.phone),
+            "masked_id_number": mask_id_number(customer.id_number),
+            "masked_email": mask_email(customer.email),
+            "tasks": tasks,
+            "contacts": contacts,
+        },
+    )

@@ -1,0 +1,13 @@
+from django.http import Http404
+from django.urls import path
+
+app_name = "dashboard"
+
+
+def placeholder(request, *args, **kwargs):
+    raise Http404
+
+
+urlpatterns = [
+    path("", placeholder, name="index"),
+]

@@ -1,0 +1,40 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import check_for_language
+from django.views.decorators.http import require_POST
+
+from .models import Role
+
+
+def home(request):
+    """Send each role to where its work starts."""
+    role = request.user.role
+    if role == Role.CLIENT_MANAGER:
+        return redirect("campaigns:my_tasks")
+    if role in (Role.PLATFORM, Role.SUPERVISOR):
+        return redirect("dashboard:index")
+    if role == Role.ADMINISTRATOR:
+        return redirect("admin:index")
+    return redirect("customers:list")
+
+
+@login_not_required
+@require_POST
+def language_switch(request):
+    """Set the interface language in a cookie and, for a signed-in user, as their preference,
+    which also decides the language of their reminder mails."""
+    language = request.POST.get("language", "")
+    next_url = request.POST.get("next") or reverse("home")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("home")
+    response = HttpResponseRedirect(next_url)
+    if language in dict(settings.LANGUAGES) and check_for_language(language):
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax")
+        if request.user.is_authenticated and request.user.language != language:
+            request.user.language = language
+            request.user.save(update_fields=["language"])
+    return response

@@ -1,0 +1,95 @@
+"""Shared fixtures: a branch tree, one user per role, and checks for the services tests need.
+
+On CI (the CI variable set) a test that needs PostgreSQL, Redis or chromium fails when the
+service is missing; elsewhere it is skipped, so the suite runs on a bare machine."""
+
+import os
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from customers.models import Branch
+from portal.models import Role
+from tests.factories import UserFactory
+
+ON_CI = bool(os.environ.get("CI"))
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+BANK_FULL = SHARED_DATA / "bank-marketing" / "bank-full.csv"
+
+
+def need(condition: bool, reason: str):
+    """Skip the test when `condition` is false, or fail it on CI, where everything must run."""
+    if condition:
+        return
+    if ON_CI:
+        pytest.fail(f"{reason} (required on CI)")
+    pytest.skip(reason)
+
+
+def port_open(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("REDIS_URL", "")
+    need(bool(url) and port_open(url, 6379), "Redis is not reachable: set REDIS_URL to a running server")
+    return url
+
+
+@pytest.fixture
+def chromium_path():
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    need(Path(path).exists(), "Debian's chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture
+def bank_full_csv():
+    need(BANK_FULL.exists(), f"real data file {BANK_FULL} is absent")
+    return BANK_FULL
+
+
+def pytest_sessionstart(session):
+    # On CI the whole suite must run against PostgreSQL, never the SQLite default.
+    if ON_CI and not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        raise pytest.UsageError("CI is set but DATABASE_URL does not point to PostgreSQL")
+
+
+@pytest.fixture
+def branch_tree(db):
+    """Head office with two branches; branch A has a sub-branch A1."""
+    head = Branch.objects.create(code="HO", name="Head office", level=Branch.Level.HEAD_OFFICE)
+    branch_a = Branch.objects.create(code="BA", name="Branch A", parent=head)
+    sub_a1 = Branch.objects.create(code="BA1", name="Sub-branch A1", parent=branch_a, level=Branch.Level.SUB_BRANCH)
+    branch_b = Branch.objects.create(code="BB", name="Branch B", parent=head)
+    return {"head": head, "a": branch_a, "a1": sub_a1, "b": branch_b}
+
+
+@pytest.fixture
+def users(branch_tree):
+    """One user per role; two client managers in branch A's subtree and one in branch B."""
+    platform = UserFactory(username="platform", role=Role.PLATFORM, branch=branch_tree["head"])
+    admin = UserFactory(username="admin", role=Role.ADMINISTRATOR, branch=branch_tree["head"])
+    supervisor_a = UserFactory(username="sup_a", role=Role.SUPERVISOR, branch=branch_tree["a"])
+    supervisor_b = UserFactory(username="sup_b", role=Role.SUPERVISOR, branch=branch_tree["b"])
+    manager_a = UserFactory(username="cm_a", branch=branch_tree["a"], supervisor=supervisor_a)
+    manager_a1 = UserFactory(username="cm_a1", branch=branch_tree["a1"], supervisor=supervisor_a)
+    manager_b = UserFactory(username="cm_b", branch=branch_tree["b"], supervisor=supervisor_b)
+    return {
+        "platform": platform,
+        "admin": admin,
+        "supervisor_a": supervisor_a,
+        "supervisor_b": supervisor_b,
+        "manager_a": manager_a,
+        "manager_a1": manager_a1,
+        "manager_b": manager_b,
+    }

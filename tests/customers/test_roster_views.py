@@ -1,0 +1,86 @@
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+
+from customers.selectors import customer_list_for
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def roster(branch_tree, users):
+    return {
+        "own_a": CustomerFactory(customer_no="A0001", branch=branch_tree["a"], client_manager=users["manager_a"]),
+        "own_a1": CustomerFactory(customer_no="A1001", branch=branch_tree["a1"], client_manager=users["manager_a1"]),
+        "own_b": CustomerFactory(customer_no="B0001", branch=branch_tree["b"], client_manager=users["manager_b"]),
+    }
+
+
+def visible_numbers(user):
+    return set(customer_list_for(user=user).values_list("customer_no", flat=True))
+
+
+def test_scope_client_manager_sees_own(users, roster):
+    assert visible_numbers(users["manager_a"]) == {"A0001"}
+
+
+def test_scope_supervisor_sees_subtree(users, roster):
+    assert visible_numbers(users["supervisor_a"]) == {"A0001", "A1001"}
+    assert visible_numbers(users["supervisor_b"]) == {"B0001"}
+
+
+def test_scope_platform_sees_all(users, roster):
+    assert visible_numbers(users["platform"]) == {"A0001", "A1001", "B0001"}
+
+
+def test_scope_administrator_sees_none(users, roster):
+    assert visible_numbers(users["admin"]) == set()
+
+
+def test_roster_list_requires_login(client):
+    response = client.get(reverse("customers:list"))
+    assert response.status_code == HTTPStatus.FOUND
+    assert reverse("login") in response["Location"]
+
+
+def test_roster_list_masks_phone(client, users, roster):
+    client.force_login(users["platform"])
+    response = client.get(reverse("customers:list"))
+    assert response.status_code == HTTPStatus.OK
+    body = response.content.decode()
+    assert roster["own_a"].phone not in body
+    assert roster["own_a"].phone[:3] + "****" + roster["own_a"].phone[-4:] in body
+    assert roster["own_a"].id_number not in body
+
+
+def test_roster_list_administrator_forbidden(client, users, roster):
+    client.force_login(users["admin"])
+    assert client.get(reverse("customers:list")).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_customer_detail_outside_scope_404(client, users, roster):
+    client.force_login(users["manager_a"])
+    own = client.get(reverse("customers:detail", args=[roster["own_a"].pk]))
+    other = client.get(reverse("customers:detail", args=[roster["own_b"].pk]))
+    assert own.status_code == HTTPStatus.OK
+    assert other.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_roster_filter_by_branch_includes_subtree(client, users, roster, branch_tree):
+    client.force_login(users["platform"])
+    response = client.get(reverse("customers:list"), {"branch": branch_tree["a"].pk})
+    body = response.content.decode()
+    assert "A0001" in body
+    assert "A1001" in body
+    assert "B0001" not in body
+
+
+def test_roster_export_csv_same_scope(client, users, roster):
+    client.force_login(users["supervisor_a"])
+    response = client.get(reverse("customers:list"), {"_export": "csv"})
+    content = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "A0001" in content
+    assert "B0001" not in content
+    assert roster["own_a"].phone not in content
