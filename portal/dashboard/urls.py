@@ -1,13 +1,10 @@
-from django.http import Http404
 from django.urls import path
+
+from . import views
 
 app_name = "dashboard"
 
-
-def placeholder(request, *args, **kwargs):
-    raise Http404
-
-
 urlpatterns = [
-    path("", placeholder, name="index"),
+    path("", views.dashboard_index, name="index"),
+    path("campaigns/<int:pk>/analysis/", views.campaign_analysis, name="campaign_analysis"),
 ]

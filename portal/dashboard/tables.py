@@ -1,0 +1,196 @@
+"""Dashboard tables. On screen every figure links to the task list filtered to the tasks
+behind it; in an export every figure is a number (rates as percentages, e.g. 11.7)."""
+
+from urllib.parse import urlencode
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Outcome
+
+from .selectors import COMPLETED_STATUSES
+
+
+def format_percent(rate: float | None) -> str:
+    """Format a rate between 0 and 1 as "11.7%", or "–" when there is no rate."""
+    if rate is None:
+        return "–"
+    return f"{rate * 100:.1f}%"
+
+
+def format_lift(lift: float | None) -> str:
+    """Format a lift ratio as "1.35×", or "–" when there is none."""
+    if lift is None:
+        return "–"
+    return f"{lift:.2f}×"
+
+
+def percent_number(rate: float | None) -> float | None:
+    return None if rate is None else round(rate * 100, 1)
+
+
+COMPLETED_PARAMS = [("status", status.value) for status in COMPLETED_STATUSES]
+
+
+class DrillColumn(tables.Column):
+    """A figure that links to the task list. `drill` is the list of extra query parameters
+    that select the tasks behind the figure; the row and the page filter add theirs."""
+
+    def __init__(self, *args, drill=(), rate=False, **kwargs):
+        kwargs.setdefault("attrs", {"td": {"class": "text-end"}, "th": {"class": "text-end"}})
+        kwargs.setdefault("orderable", False)
+        super().__init__(*args, **kwargs)
+        self.drill = list(drill)
+        self.rate = rate
+
+    def render(self, value, record, table):
+        text = format_percent(value) if self.rate else f"{value:,}"
+        params = table.drill_params(record)
+        if params is None:
+            return text
+        url = reverse("campaigns:task_list") + "?" + urlencode(params + self.drill)
+        return format_html('<a href="{}">{}</a>', url, text)
+
+    def value(self, value):
+        return percent_number(value) if self.rate else value
+
+
+class TaskFiguresTable(tables.Table):
+    """Figures per group. Subclasses name the group column and the query parameter that
+    selects a row's tasks in the task list."""
+
+    label = tables.Column(verbose_name=_("Name"), orderable=False)
+    tasks = DrillColumn(verbose_name=_("Tasks"))
+    done = DrillColumn(verbose_name=_("Done"), drill=COMPLETED_PARAMS)
+    verified = DrillColumn(verbose_name=_("Verified"), drill=[("status", "verified")])
+    completion_rate = DrillColumn(verbose_name=_("Completion rate (%)"), drill=COMPLETED_PARAMS, rate=True)
+    on_time_rate = DrillColumn(
+        verbose_name=_("On-time rate (%)"), drill=COMPLETED_PARAMS + [("completed_on_time", "true")], rate=True
+    )
+    overdue = DrillColumn(verbose_name=_("Overdue"), drill=[("overdue", "true")])
+    outcome_reached = DrillColumn(
+        verbose_name=Outcome.REACHED.label, accessor="outcomes__reached", drill=[("outcome", "reached")]
+    )
+    outcome_not_reachable = DrillColumn(
+        verbose_name=Outcome.NOT_REACHABLE.label,
+        accessor="outcomes__not_reachable",
+        drill=[("outcome", "not_reachable")],
+    )
+    outcome_declined = DrillColumn(
+        verbose_name=Outcome.DECLINED.label, accessor="outcomes__declined", drill=[("outcome", "declined")]
+    )
+    outcome_interested = DrillColumn(
+        verbose_name=Outcome.INTERESTED.label, accessor="outcomes__interested", drill=[("outcome", "interested")]
+    )
+    outcome_converted = DrillColumn(
+        verbose_name=Outcome.CONVERTED.label, accessor="outcomes__converted", drill=[("outcome", "converted")]
+    )
+    conversion_rate = DrillColumn(
+        verbose_name=_("Conversion (%)"), drill=[("outcome", "converted")], rate=True
+    )
+
+    # The task list's query parameter that selects one row's tasks; None for the total row.
+    row_parameter: str | None = None
+
+    class Meta:
+        attrs = {"class": "table table-sm table-hover align-middle"}
+        empty_text = _("No tasks match.")
+
+    def __init__(self, data, *, filter_params=(), **kwargs):
+        super().__init__(data, **kwargs)
+        self.filter_params = list(filter_params)
+
+    def drill_params(self, record) -> list | None:
+        """Return the task list parameters that select `record`'s tasks, or None when the
+        task list has no parameter for the row (tasks without a client manager)."""
+        if self.row_parameter is None:
+            return list(self.filter_params)
+        if record.key is None:
+            return None
+        params = [(name, value) for name, value in self.filter_params if name != self.row_parameter]
+        return params + [(self.row_parameter, record.key)]
+
+
+class CampaignFiguresTable(TaskFiguresTable):
+    label = tables.Column(verbose_name=_("Campaign"), orderable=False)
+    analysis = tables.Column(verbose_name=_("Analysis"), accessor="key", orderable=False, empty_values=())
+    row_parameter = "campaign"
+    exclude_from_export = ("analysis",)
+
+    def render_analysis(self, value):
+        url = reverse("dashboard:campaign_analysis", args=[value])
+        return format_html('<a href="{}">{}</a>', url, _("Conversion analysis"))
+
+
+class BranchFiguresTable(TaskFiguresTable):
+    label = tables.Column(verbose_name=_("Branch (with sub-branches)"), orderable=False)
+    row_parameter = "branch"
+
+
+class AssigneeFiguresTable(TaskFiguresTable):
+    label = tables.Column(verbose_name=_("Client manager"), orderable=False)
+    row_parameter = "assignee"
+
+
+class WeeklyCompletionTable(tables.Table):
+    week = tables.DateColumn(verbose_name=_("Week starting"), format="Y-m-d", orderable=False)
+    completed = tables.Column(verbose_name=_("Completed"), orderable=False, attrs={"td": {"class": "text-end"}})
+    cumulative_completed = tables.Column(
+        verbose_name=_("Completed to date"), orderable=False, attrs={"td": {"class": "text-end"}}
+    )
+    cumulative_rate = tables.Column(
+        verbose_name=_("Completion rate to date (%)"), orderable=False, attrs={"td": {"class": "text-end"}}
+    )
+
+    class Meta:
+        attrs = {"class": "table table-sm align-middle"}
+        empty_text = _("No task has been completed yet.")
+
+    def render_cumulative_rate(self, value):
+        return format_percent(value)
+
+    def value_cumulative_rate(self, value):
+        return percent_number(value)
+
+    def value_week(self, value):
+        return value
+
+
+class ConversionTable(tables.Table):
+    label = tables.Column(verbose_name=_("Group"), orderable=False)
+    tasks = tables.Column(verbose_name=_("Tasks"), orderable=False, attrs={"td": {"class": "text-end"}})
+    converted = tables.Column(verbose_name=_("Converted"), orderable=False, attrs={"td": {"class": "text-end"}})
+    conversion_rate = tables.Column(
+        verbose_name=_("Conversion (%)"), orderable=False, attrs={"td": {"class": "text-end"}}
+    )
+    lift = tables.Column(verbose_name=_("Lift"), orderable=False, attrs={"td": {"class": "text-end"}})
+
+    class Meta:
+        attrs = {"class": "table table-sm table-hover align-middle"}
+        empty_text = _("This campaign has no tasks in your scope.")
+
+    def render_tasks(self, value):
+        return f"{value:,}"
+
+    def render_converted(self, value):
+        return f"{value:,}"
+
+    def render_conversion_rate(self, value):
+        return format_percent(value)
+
+    def render_lift(self, value):
+        return format_lift(value)
+
+    def value_tasks(self, value):
+        return value
+
+    def value_converted(self, value):
+        return value
+
+    def value_conversion_rate(self, value):
+        return percent_number(value)
+
+    def value_lift(self, value):
+        return round(value, 4)
