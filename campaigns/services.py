@@ -1,0 +1,464 @@
+"""Writes for segments, campaigns and follow-up tasks.
+
+Every function takes keyword-only arguments and the acting user, runs in one transaction and
+raises a subclass of `CampaignServiceError` with a translated message when a rule is broken."""
+
+import heapq
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.filters import CustomerFilter, customer_filter_apply
+from customers.models import Branch, Customer
+from portal.models import Role, User
+
+from .models import Campaign, ContactRecord, FollowUpTask, Segment, TaskEvent
+
+logger = logging.getLogger(__name__)
+
+Status = FollowUpTask.Status
+
+# Statuses in which a task still needs the client manager's work.
+ACTIVE_TASK_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.RETURNED)
+
+ALLOWED_TRANSITIONS = {
+    Status.OPEN: {Status.IN_PROGRESS, Status.DONE},
+    Status.IN_PROGRESS: {Status.DONE},
+    Status.DONE: {Status.VERIFIED, Status.RETURNED},
+    Status.RETURNED: {Status.IN_PROGRESS, Status.DONE},
+    Status.VERIFIED: set(),
+}
+
+# Moves that only a platform operator may make; every other move belongs to the assignee.
+PLATFORM_MOVES = {Status.VERIFIED, Status.RETURNED}
+
+LAUNCH_BATCH_SIZE = 2000
+
+
+class CampaignServiceError(Exception):
+    """A broken business rule. The message is translated and can be shown to the user as is."""
+
+
+class SegmentInvalid(CampaignServiceError):
+    pass
+
+
+class CampaignLocked(CampaignServiceError):
+    """A change that the campaign's status no longer allows."""
+
+
+class CampaignAlreadyLaunched(CampaignServiceError):
+    pass
+
+
+class LaunchRejected(CampaignServiceError):
+    pass
+
+
+class InvalidTransition(CampaignServiceError):
+    pass
+
+
+class TaskActionForbidden(CampaignServiceError):
+    pass
+
+
+# Segments
+
+
+def segment_filters_from(*, params) -> dict:
+    """Return the roster filter parameters in `params` (a dict or QueryDict), without empty values."""
+    filters = {}
+    for key in CustomerFilter.base_filters:
+        value = params.get(key, "")
+        if value not in ("", None):
+            filters[key] = str(value)
+    return filters
+
+
+def segment_create(*, actor: User, name: str, description: str = "", filters: dict) -> Segment:
+    """Create a segment from roster filter parameters, rejecting parameters the roster filter rejects."""
+    filters = segment_filters_from(params=filters)
+    try:
+        customer_filter_apply(queryset=Customer.objects.none(), filters=filters)
+    except ValueError as error:
+        raise SegmentInvalid(_("The roster filter is invalid: %(errors)s") % {"errors": error}) from error
+    segment = Segment.objects.create(name=name, description=description, filters=filters, created_by=actor)
+    logger.info("Segment %s: created by user %s with filters %s", segment.pk, actor.pk, sorted(filters))
+    return segment
+
+
+def segment_customers(*, segment: Segment):
+    """Return all roster customers matching the segment. Raises SegmentInvalid for a stale filter."""
+    try:
+        return customer_filter_apply(queryset=Customer.objects.all(), filters=segment.filters)
+    except ValueError as error:
+        raise SegmentInvalid(
+            _("The filter saved in segment “%(segment)s” is invalid: %(errors)s") % {"segment": segment, "errors": error}
+        ) from error
+
+
+# Campaigns
+
+# Fields that decide who gets a task and by when; they are fixed once the campaign is launched.
+TARGETING_FIELDS = ("segment", "starts_on", "due_on", "fallback_branch")
+EDITABLE_FIELDS = ("name", "objective", "talking_points", *TARGETING_FIELDS)
+
+
+def campaign_create(
+    *,
+    actor: User,
+    name: str,
+    objective: str = "",
+    segment: Segment | None,
+    talking_points: str = "",
+    starts_on: date,
+    due_on: date,
+    fallback_branch: Branch | None = None,
+) -> Campaign:
+    campaign = Campaign.objects.create(
+        name=name,
+        objective=objective,
+        segment=segment,
+        talking_points=talking_points,
+        starts_on=starts_on,
+        due_on=due_on,
+        fallback_branch=fallback_branch,
+        owner=actor,
+    )
+    logger.info("Campaign %s: created by user %s", campaign.pk, actor.pk)
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, campaign: Campaign, actor: User, data: dict) -> Campaign:
+    """Update the fields in `data`. After launch only name, objective and talking points may change."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"campaign_update got fields it cannot change: {sorted(unknown)}")
+    if campaign.status != Campaign.Status.DRAFT:
+        changed = [name for name in TARGETING_FIELDS if name in data and getattr(campaign, name) != data[name]]
+        if changed:
+            raise CampaignLocked(
+                _("Campaign “%(campaign)s” is already launched, so its target and dates cannot change.")
+                % {"campaign": campaign}
+            )
+    for name, value in data.items():
+        setattr(campaign, name, value)
+    campaign.save(update_fields=list(data))
+    logger.info("Campaign %s: updated by user %s (%s)", campaign.pk, actor.pk, ", ".join(sorted(data)))
+    return campaign
+
+
+@transaction.atomic
+def campaign_complete(*, campaign: Campaign, actor: User) -> Campaign:
+    """Close an active campaign. Its open tasks stay as they are."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != Campaign.Status.ACTIVE:
+        raise CampaignLocked(
+            _("Only an active campaign can be completed; “%(campaign)s” is %(status)s.")
+            % {"campaign": campaign, "status": campaign.get_status_display()}
+        )
+    campaign.status = Campaign.Status.COMPLETED
+    campaign.save(update_fields=["status"])
+    logger.info("Campaign %s: completed by user %s", campaign.pk, actor.pk)
+    return campaign
+
+
+# Launch
+
+
+@dataclass
+class ManagerLoad:
+    """The tasks one client manager gets from a launch."""
+
+    manager: User
+    own_customers: int = 0
+    from_fallback: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.own_customers + self.from_fallback
+
+
+@dataclass
+class LaunchPlan:
+    """Who gets which task. `assignments` holds (customer id, assignee id, branch id) triples."""
+
+    targeted: int = 0
+    excluded_do_not_contact: int = 0
+    without_manager: int = 0
+    assignments: list = field(default_factory=list)
+    loads: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+
+    @property
+    def can_launch(self) -> bool:
+        return not self.problems and self.targeted > 0
+
+
+def campaign_launch_preview(*, campaign: Campaign) -> LaunchPlan:
+    """Work out the tasks a launch would create without writing anything.
+
+    A target customer goes to their own client manager when that user is an active client
+    manager with a branch. The others are spread over the active client managers of the
+    fallback branch and its sub-branches: each goes to the manager with the fewest open,
+    in-progress and returned tasks so far (counting tasks from this launch), ties by user id."""
+    plan = LaunchPlan()
+    if campaign.segment_id is None:
+        plan.problems.append(_("The campaign has no target segment. Choose one before launching."))
+        return plan
+    try:
+        customers = segment_customers(segment=campaign.segment)
+    except SegmentInvalid as error:
+        plan.problems.append(str(error))
+        return plan
+
+    plan.excluded_do_not_contact = customers.filter(do_not_contact=True).count()
+    targets = customers.filter(do_not_contact=False).order_by("id")
+    rows = list(
+        targets.values_list(
+            "id", "client_manager_id", "client_manager__role", "client_manager__is_active", "client_manager__branch_id"
+        )
+    )
+    plan.targeted = len(rows)
+    if not rows:
+        plan.problems.append(_("No customers match the segment once do-not-contact customers are excluded."))
+        return plan
+
+    assigned_count = Counter()
+    manager_branch = {}
+    orphans = []
+    for customer_id, manager_id, role, is_active, branch_id in rows:
+        if manager_id and role == Role.CLIENT_MANAGER and is_active and branch_id:
+            plan.assignments.append((customer_id, manager_id, branch_id))
+            assigned_count[manager_id] += 1
+            manager_branch[manager_id] = branch_id
+        else:
+            orphans.append(customer_id)
+    plan.without_manager = len(orphans)
+    own_count = Counter(assigned_count)
+
+    if orphans:
+        fallback_managers = _fallback_managers(campaign=campaign)
+        if not fallback_managers:
+            if campaign.fallback_branch_id is None:
+                message = _(
+                    "%(count)s customers have no active client manager and the campaign has no fallback branch. "
+                    "Set a fallback branch or assign these customers first."
+                )
+            else:
+                message = _(
+                    "%(count)s customers have no active client manager and fallback branch “%(branch)s” has no "
+                    "active client managers. Choose another branch or assign these customers first."
+                )
+            plan.problems.append(message % {"count": len(orphans), "branch": campaign.fallback_branch})
+        else:
+            heap = []
+            for manager in fallback_managers:
+                manager_branch[manager.pk] = manager.branch_id
+                heapq.heappush(heap, (manager.open_task_count + assigned_count[manager.pk], manager.pk))
+            for customer_id in orphans:
+                load, manager_id = heapq.heappop(heap)
+                plan.assignments.append((customer_id, manager_id, manager_branch[manager_id]))
+                assigned_count[manager_id] += 1
+                heapq.heappush(heap, (load + 1, manager_id))
+
+    managers = User.objects.select_related("branch").in_bulk(list(assigned_count))
+    plan.loads = sorted(
+        (
+            ManagerLoad(
+                manager=managers[manager_id],
+                own_customers=own_count[manager_id],
+                from_fallback=assigned_count[manager_id] - own_count[manager_id],
+            )
+            for manager_id in assigned_count
+        ),
+        key=lambda load: (-load.total, load.manager.pk),
+    )
+    return plan
+
+
+def _fallback_managers(*, campaign: Campaign) -> list[User]:
+    if campaign.fallback_branch_id is None:
+        return []
+    return list(
+        User.objects.filter(
+            role=Role.CLIENT_MANAGER,
+            is_active=True,
+            branch__path__startswith=campaign.fallback_branch.path,
+        )
+        .annotate(open_task_count=Count("tasks", filter=Q(tasks__status__in=ACTIVE_TASK_STATUSES)))
+        .order_by("id")
+    )
+
+
+def campaign_launch(*, campaign: Campaign, actor: User) -> int:
+    """Create one open task per target customer in one transaction and activate the campaign.
+
+    The campaign row is locked and must still be a draft, so a second launch (double click, a
+    second tab) raises CampaignAlreadyLaunched and creates nothing; the unique constraint on
+    (campaign, customer) backs this up. Returns the number of tasks created."""
+    try:
+        with transaction.atomic():
+            campaign = Campaign.objects.select_for_update().select_related("segment", "fallback_branch").get(
+                pk=campaign.pk
+            )
+            if campaign.status != Campaign.Status.DRAFT:
+                raise CampaignAlreadyLaunched(
+                    _("Campaign “%(campaign)s” has already been launched.") % {"campaign": campaign}
+                )
+            plan = campaign_launch_preview(campaign=campaign)
+            if not plan.can_launch:
+                raise LaunchRejected(" ".join(str(problem) for problem in plan.problems))
+
+            FollowUpTask.objects.bulk_create(
+                (
+                    FollowUpTask(
+                        campaign=campaign,
+                        customer_id=customer_id,
+                        assignee_id=assignee_id,
+                        branch_id=branch_id,
+                        due_on=campaign.due_on,
+                    )
+                    for customer_id, assignee_id, branch_id in plan.assignments
+                ),
+                batch_size=LAUNCH_BATCH_SIZE,
+            )
+            # Read the ids back: not every database returns them from a bulk insert.
+            task_ids = FollowUpTask.objects.filter(campaign=campaign).values_list("id", flat=True).iterator()
+            TaskEvent.objects.bulk_create(
+                (TaskEvent(task_id=task_id, actor=actor, to_status=Status.OPEN) for task_id in task_ids),
+                batch_size=LAUNCH_BATCH_SIZE,
+            )
+
+            campaign.status = Campaign.Status.ACTIVE
+            campaign.launched_at = timezone.now()
+            campaign.launched_by = actor
+            campaign.save(update_fields=["status", "launched_at", "launched_by"])
+    except IntegrityError as error:
+        logger.warning("Campaign %s: launch by user %s hit the one-task-per-customer constraint", campaign.pk, actor.pk)
+        raise CampaignAlreadyLaunched(
+            _("Campaign “%(campaign)s” has already been launched.") % {"campaign": campaign}
+        ) from error
+
+    logger.info(
+        "Campaign %s: launched by user %s, %s tasks, %s do-not-contact customers excluded",
+        campaign.pk, actor.pk, len(plan.assignments), plan.excluded_do_not_contact,
+    )
+    return len(plan.assignments)
+
+
+# Tasks
+
+
+def task_transition(*, task: FollowUpTask, to_status: str, actor: User, note: str = "") -> FollowUpTask:
+    """Move a task to `to_status`, record the event and return the updated task.
+
+    The assignee makes the working moves; only a platform operator verifies or returns, and a
+    return needs a reason in `note`. Raises InvalidTransition or TaskActionForbidden otherwise."""
+    with transaction.atomic():
+        task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
+        from_status = task.status
+        if to_status not in ALLOWED_TRANSITIONS.get(from_status, set()):
+            raise InvalidTransition(
+                _("A task cannot move from %(from)s to %(to)s.")
+                % {"from": Status(from_status).label, "to": _status_label(to_status)}
+            )
+        _check_actor(task=task, to_status=to_status, actor=actor)
+        note = (note or "").strip()
+        if to_status == Status.RETURNED and not note:
+            raise InvalidTransition(_("Give a reason for returning the task to the client manager."))
+
+        now = timezone.now()
+        task.status = to_status
+        update_fields = ["status"]
+        if to_status == Status.DONE:
+            task.completed_at = now
+            update_fields.append("completed_at")
+        elif to_status == Status.VERIFIED:
+            task.verified_at = now
+            task.verified_by = actor
+            update_fields += ["verified_at", "verified_by"]
+        elif to_status == Status.RETURNED:
+            task.return_reason = note
+            update_fields.append("return_reason")
+        task.save(update_fields=update_fields)
+        TaskEvent.objects.create(task=task, actor=actor, from_status=from_status, to_status=to_status, note=note)
+    logger.info("Task %s: %s -> %s by user %s", task.pk, from_status, to_status, actor.pk)
+    return task
+
+
+def _status_label(value: str) -> str:
+    try:
+        return str(Status(value).label)
+    except ValueError:
+        return value
+
+
+def _check_actor(*, task: FollowUpTask, to_status: str, actor: User) -> None:
+    if to_status in PLATFORM_MOVES:
+        if actor.role != Role.PLATFORM:
+            raise TaskActionForbidden(_("Only platform operators can verify or return tasks."))
+    elif actor.pk != task.assignee_id:
+        raise TaskActionForbidden(_("Only the task's client manager can work on it."))
+
+
+def task_verify(*, task: FollowUpTask, actor: User) -> FollowUpTask:
+    return task_transition(task=task, to_status=Status.VERIFIED, actor=actor)
+
+
+def task_return(*, task: FollowUpTask, actor: User, reason: str) -> FollowUpTask:
+    return task_transition(task=task, to_status=Status.RETURNED, actor=actor, note=reason)
+
+
+@transaction.atomic
+def task_record_contact(
+    *,
+    task: FollowUpTask,
+    actor: User,
+    channel: str,
+    outcome: str,
+    note: str = "",
+    next_follow_up_on: date | None = None,
+    complete: bool = False,
+) -> ContactRecord:
+    """Record a contact with the task's customer and move the task on: to done when `complete`,
+    otherwise from open or returned to in progress. Only the assignee may record."""
+    task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
+    if actor.pk != task.assignee_id:
+        raise TaskActionForbidden(_("Only the task's client manager can record contacts on it."))
+    if task.status not in ACTIVE_TASK_STATUSES:
+        raise InvalidTransition(
+            _("The task is %(status)s, so no more contacts can be recorded on it.")
+            % {"status": task.get_status_display()}
+        )
+
+    contact = ContactRecord.objects.create(
+        task=task,
+        customer_id=task.customer_id,
+        recorded_by=actor,
+        channel=channel,
+        outcome=outcome,
+        note=note,
+        next_follow_up_on=next_follow_up_on,
+        contacted_at=timezone.now(),
+    )
+    task.channel = channel
+    task.outcome = outcome
+    task.next_follow_up_on = next_follow_up_on
+    task.save(update_fields=["channel", "outcome", "next_follow_up_on"])
+
+    if complete:
+        task_transition(task=task, to_status=Status.DONE, actor=actor, note=note)
+    elif task.status in (Status.OPEN, Status.RETURNED):
+        task_transition(task=task, to_status=Status.IN_PROGRESS, actor=actor)
+    logger.info("Task %s: contact %s recorded by user %s", task.pk, contact.pk, actor.pk)
+    return contact

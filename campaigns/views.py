@@ -1,0 +1,278 @@
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import BooleanField, Case, Count, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_tables2 import RequestConfig
+
+from customers.filters import customer_filter_apply
+from customers.models import Customer
+from portal.exports import EXPORT_FORMATS, export_table
+from portal.masking import mask_id_number, mask_phone
+from portal.models import Role
+from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
+
+from . import services
+from .filters import TaskFilter
+from .forms import CampaignForm, ContactForm, ReturnForm, SegmentForm
+from .models import Campaign, FollowUpTask, Segment
+from .selectors import campaign_get_for, campaign_list_for, task_get_for, task_list_for
+from .tables import CampaignTable, TaskTable
+
+CLIENT_MANAGERS = (Role.CLIENT_MANAGER,)
+
+
+# Segments
+
+
+@role_required(*PLATFORM)
+def segment_list(request):
+    segments = list(Segment.objects.select_related("created_by").order_by("name"))
+    # NOTE: one count query per segment; fine for the tens of segments a platform team keeps.
+    for segment in segments:
+        try:
+            segment.customer_count = services.segment_customers(segment=segment).count()
+        except services.SegmentInvalid:
+            segment.customer_count = None
+    return render(request, "campaigns/segment_list.html", {"segments": segments})
+
+
+@role_required(*PLATFORM)
+def segment_create(request):
+    """Save the roster filter in the query string (the roster page's "Save as segment" link) as a segment."""
+    filters = services.segment_filters_from(params=request.GET)
+    try:
+        customer_count = customer_filter_apply(queryset=Customer.objects.all(), filters=filters).count()
+    except ValueError:
+        customer_count = None
+    form = SegmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            segment = services.segment_create(actor=request.user, filters=filters, **form.cleaned_data)
+        except services.CampaignServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Segment “%(segment)s” saved.") % {"segment": segment})
+            return redirect("campaigns:segment_list")
+    return render(
+        request,
+        "campaigns/segment_form.html",
+        {"form": form, "filters": filters, "customer_count": customer_count},
+    )
+
+
+# Campaigns
+
+
+@role_required(*STAFF_WITH_CUSTOMERS)
+def campaign_list(request):
+    visible_task_count = (
+        task_list_for(user=request.user)
+        .filter(campaign=OuterRef("pk"))
+        .order_by()
+        .values("campaign")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    campaigns = (
+        campaign_list_for(user=request.user)
+        .select_related("segment", "owner")
+        .annotate(visible_task_count=Coalesce(Subquery(visible_task_count, output_field=IntegerField()), 0))
+    )
+    table = CampaignTable(campaigns)
+    RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
+    return render(request, "campaigns/campaign_list.html", {"table": table})
+
+
+@role_required(*PLATFORM)
+def campaign_create(request):
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        campaign = services.campaign_create(actor=request.user, **form.cleaned_data)
+        messages.success(request, _("Campaign “%(campaign)s” created as a draft.") % {"campaign": campaign})
+        return redirect("campaigns:detail", pk=campaign.pk)
+    return render(request, "campaigns/campaign_form.html", {"form": form})
+
+
+@role_required(*PLATFORM)
+def campaign_update(request, pk):
+    campaign = campaign_get_for(user=request.user, pk=pk)
+    form = CampaignForm(request.POST or None, instance=campaign)
+    if request.method == "POST" and form.is_valid():
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in services.EDITABLE_FIELDS}
+        try:
+            services.campaign_update(campaign=campaign, actor=request.user, data=changes)
+        except services.CampaignServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Campaign “%(campaign)s” saved.") % {"campaign": campaign})
+            return redirect("campaigns:detail", pk=campaign.pk)
+    return render(request, "campaigns/campaign_form.html", {"form": form, "campaign": campaign})
+
+
+@role_required(*STAFF_WITH_CUSTOMERS)
+def campaign_detail(request, pk):
+    campaign = campaign_get_for(user=request.user, pk=pk)
+    counts = dict(
+        task_list_for(user=request.user)
+        .filter(campaign=campaign)
+        .order_by()
+        .values_list("status")
+        .annotate(count=Count("id"))
+    )
+    status_counts = [(value, label, counts.get(value, 0)) for value, label in FollowUpTask.Status.choices]
+    return render(
+        request,
+        "campaigns/campaign_detail.html",
+        {"campaign": campaign, "status_counts": status_counts, "task_total": sum(counts.values())},
+    )
+
+
+@role_required(*PLATFORM)
+def campaign_launch(request, pk):
+    """GET shows what a launch would create; POST launches."""
+    campaign = campaign_get_for(user=request.user, pk=pk)
+    if request.method == "POST":
+        try:
+            created = services.campaign_launch(campaign=campaign, actor=request.user)
+        except services.CampaignServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request,
+                _("Campaign “%(campaign)s” launched: %(count)s tasks created.") % {"campaign": campaign, "count": created},
+            )
+            return redirect("campaigns:detail", pk=campaign.pk)
+    plan = None
+    if campaign.status == Campaign.Status.DRAFT:
+        plan = services.campaign_launch_preview(campaign=campaign)
+    return render(request, "campaigns/campaign_launch.html", {"campaign": campaign, "plan": plan})
+
+
+@require_POST
+@role_required(*PLATFORM)
+def campaign_complete(request, pk):
+    campaign = campaign_get_for(user=request.user, pk=pk)
+    try:
+        services.campaign_complete(campaign=campaign, actor=request.user)
+    except services.CampaignServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Campaign “%(campaign)s” completed.") % {"campaign": campaign})
+    return redirect("campaigns:detail", pk=campaign.pk)
+
+
+# Tasks
+
+
+@role_required(*SUPERVISION)
+def task_list(request):
+    tasks = task_list_for(user=request.user).select_related(
+        "campaign", "customer", "customer__tier", "assignee", "branch"
+    )
+    task_filter = TaskFilter(request.GET, queryset=tasks, user=request.user)
+    # An invalid filter value shows the form errors and no rows, never the unfiltered list.
+    filtered = task_filter.qs if task_filter.is_valid() else tasks.none()
+    table = TaskTable(filtered)
+    export_format = request.GET.get("_export")
+    if export_format in EXPORT_FORMATS:
+        RequestConfig(request, paginate=False).configure(table)
+        return export_table(table, export_format, "tasks")
+    RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
+    return render(request, "campaigns/task_list.html", {"filter": task_filter, "table": table})
+
+
+@role_required(*CLIENT_MANAGERS)
+def my_tasks(request):
+    """The client manager's open, in-progress and returned tasks, overdue first, then by due date."""
+    today = timezone.localdate()
+    tasks = (
+        task_list_for(user=request.user)
+        .filter(status__in=services.ACTIVE_TASK_STATUSES)
+        .select_related("campaign", "customer")
+        .annotate(
+            is_overdue=Case(When(due_on__lt=today, then=Value(True)), default=Value(False), output_field=BooleanField())
+        )
+        .order_by("-is_overdue", "due_on", "id")
+    )
+    page = Paginator(tasks, settings.PORTAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    for task in page:
+        task.masked_phone = mask_phone(task.customer.phone)
+    return render(request, "campaigns/task_mine.html", {"page": page})
+
+
+@role_required(*STAFF_WITH_CUSTOMERS)
+def task_detail(request, pk):
+    task = task_get_for(user=request.user, pk=pk)
+    return _render_task_detail(request, task)
+
+
+def _render_task_detail(request, task, *, contact_form=None, return_form=None, status=200):
+    user = request.user
+    can_record = user.pk == task.assignee_id and task.status in services.ACTIVE_TASK_STATUSES
+    can_verify = user.role == Role.PLATFORM and task.status == FollowUpTask.Status.DONE
+    customer = task.customer
+    context = {
+        "task": task,
+        "customer": customer,
+        "masked_phone": mask_phone(customer.phone),
+        "masked_id_number": mask_id_number(customer.id_number),
+        "is_overdue": task.status in services.ACTIVE_TASK_STATUSES and task.due_on < timezone.localdate(),
+        "contacts": customer.contacts.select_related("recorded_by", "task__campaign")[:20],
+        "events": task.events.select_related("actor"),
+        "contact_form": (contact_form or ContactForm()) if can_record else None,
+        "return_form": (return_form or ReturnForm()) if can_verify else None,
+    }
+    return render(request, "campaigns/task_detail.html", context, status=status)
+
+
+@require_POST
+@role_required(*CLIENT_MANAGERS)
+def task_record_contact(request, pk):
+    task = task_get_for(user=request.user, pk=pk)
+    form = ContactForm(request.POST)
+    if not form.is_valid():
+        return _render_task_detail(request, task, contact_form=form, status=400)
+    try:
+        services.task_record_contact(task=task, actor=request.user, **form.cleaned_data)
+    except services.CampaignServiceError as error:
+        messages.error(request, str(error))
+        return redirect("campaigns:task_detail", pk=task.pk)
+    if form.cleaned_data["complete"]:
+        messages.success(request, _("Contact recorded and task marked as done."))
+        return redirect("campaigns:my_tasks")
+    messages.success(request, _("Contact recorded."))
+    return redirect("campaigns:task_detail", pk=task.pk)
+
+
+@require_POST
+@role_required(*PLATFORM)
+def task_verify(request, pk):
+    task = task_get_for(user=request.user, pk=pk)
+    try:
+        services.task_verify(task=task, actor=request.user)
+    except services.CampaignServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Task verified."))
+    return redirect("campaigns:task_detail", pk=task.pk)
+
+
+@require_POST
+@role_required(*PLATFORM)
+def task_return(request, pk):
+    task = task_get_for(user=request.user, pk=pk)
+    form = ReturnForm(request.POST)
+    if not form.is_valid():
+        return _render_task_detail(request, task, return_form=form, status=400)
+    try:
+        services.task_return(task=task, actor=request.user, reason=form.cleaned_data["reason"])
+    except services.CampaignServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Task returned to the client manager."))
+    return redirect("campaigns:task_detail", pk=task.pk)
