@@ -1,0 +1,57 @@
+"""The run_reminders management command."""
+
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import CommandError, call_command
+
+from campaigns.models import Reminder
+
+from .backends import REFUSED_DOMAIN
+from .conftest import BUSINESS_DATE
+
+pytestmark = pytest.mark.django_db
+
+
+def run_command(*args):
+    output = StringIO()
+    call_command("run_reminders", *args, stdout=output)
+    return output.getvalue()
+
+
+def test_command_twice_sends_once(users, make_task):
+    make_task(assignee=users["manager_a"], days=-4)
+    make_task(assignee=users["manager_b"], days=2)
+
+    first = run_command("--date", "2026-03-02")
+    second = run_command("--date", "2026-03-02")
+
+    assert first.startswith("Reminders of 2026-03-02: 3 sent, 0 already sent,")
+    assert first.strip().endswith("0 failed.")
+    assert second.startswith("Reminders of 2026-03-02: 0 sent, 3 already sent,")
+    assert len(mail.outbox) == 3
+    assert set(Reminder.objects.values_list("business_date", "status")) == {(BUSINESS_DATE, "sent")}
+
+
+def test_command_rejects_invalid_date(users, make_task):
+    make_task(assignee=users["manager_a"], days=0)
+
+    with pytest.raises(CommandError, match=r"Invalid --date '2026-02-30': expected YYYY-MM-DD"):
+        run_command("--date", "2026-02-30")
+
+    assert mail.outbox == []
+    assert not Reminder.objects.exists()
+
+
+def test_command_fails_when_a_mail_fails(users, make_task, settings):
+    settings.EMAIL_BACKEND = "tests.reminders.backends.RefusingEmailBackend"
+    manager = users["manager_a"]
+    manager.email = f"cm_a{REFUSED_DOMAIN}"
+    manager.save()
+    make_task(assignee=manager, days=0)
+
+    with pytest.raises(CommandError, match="1 reminder mails failed; run the command again"):
+        run_command("--date", "2026-03-02")
+
+    assert Reminder.objects.get().status == Reminder.Status.FAILED

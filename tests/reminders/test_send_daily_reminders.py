@@ -1,0 +1,73 @@
+"""The Celery task and its beat schedule, run in-process (no broker)."""
+
+import pytest
+from django.core import mail
+from django_celery_beat.models import PeriodicTask
+
+from campaigns.models import Reminder
+from campaigns.tasks import SEND_DAILY_REMINDERS_MAX_RETRIES, RemindersIncompleteError, send_daily_reminders
+from portal.celery import app
+
+from .backends import REFUSED_DOMAIN
+from .conftest import BUSINESS_DATE
+
+pytestmark = pytest.mark.django_db
+
+
+def test_beat_schedule_row_exists():
+    periodic_task = PeriodicTask.objects.select_related("crontab").get(task="campaigns.send_daily_reminders")
+
+    assert periodic_task.enabled
+    assert periodic_task.crontab is not None
+    assert str(periodic_task.crontab.timezone) == "Asia/Shanghai"
+    assert (periodic_task.crontab.hour, periodic_task.crontab.minute) == ("8", "0")
+    assert periodic_task.crontab.day_of_week == "*"
+    assert periodic_task.args == "[]"
+    assert periodic_task.kwargs == "{}"
+
+
+def test_task_registered_under_schedule_name():
+    app.loader.import_default_modules()
+
+    registered = app.tasks["campaigns.send_daily_reminders"]
+    assert registered.run.__module__ == "campaigns.tasks"
+    assert registered.acks_late is True
+    assert registered.max_retries == SEND_DAILY_REMINDERS_MAX_RETRIES
+
+
+def test_task_returns_counts(users, make_task):
+    make_task(assignee=users["manager_a"], days=0)
+
+    outcome = send_daily_reminders.apply(kwargs={"business_date": BUSINESS_DATE.isoformat()})
+
+    assert outcome.successful()
+    assert outcome.result == {
+        "sent": 1,
+        "skipped_already_sent": 0,
+        "skipped_in_progress": 0,
+        "skipped_no_email": 0,
+        "failed": 0,
+    }
+    assert Reminder.objects.get().business_date == BUSINESS_DATE
+
+
+def test_task_retries_failed_mails_bounded(users, make_task, settings):
+    settings.EMAIL_BACKEND = "tests.reminders.backends.RefusingEmailBackend"
+    manager = users["manager_a"]
+    manager.email = f"cm_a{REFUSED_DOMAIN}"
+    manager.save()
+    make_task(assignee=manager, days=0)
+    make_task(assignee=users["manager_b"], days=0)
+
+    # apply() runs each retry at once, in this process, without its countdown.
+    outcome = send_daily_reminders.apply(kwargs={"business_date": BUSINESS_DATE.isoformat()})
+
+    assert outcome.failed()
+    assert isinstance(outcome.result, RemindersIncompleteError)
+    failed = Reminder.objects.get(recipient=manager)
+    assert failed.status == Reminder.Status.FAILED
+    assert failed.attempts == SEND_DAILY_REMINDERS_MAX_RETRIES + 1
+    delivered = Reminder.objects.get(recipient=users["manager_b"])
+    assert delivered.status == Reminder.Status.SENT
+    assert delivered.attempts == 1
+    assert [message.to for message in mail.outbox] == [["cm_b@bank.example"]]
