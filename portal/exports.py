@@ -44,6 +44,17 @@ def _table_rows(table):
         yield values
 
 
+def _xlsx_value(value):
+    # Text stays text: openpyxl writes str as a string cell, so identifiers keep leading zeros.
+    # A missing value becomes an empty cell rather than an empty string, so that spreadsheet
+    # functions such as COUNT and AVERAGE skip it.
+    if isinstance(value, Decimal):
+        return float(value)
+    if value == "":
+        return None
+    return value
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -67,8 +78,7 @@ def export_table(table, export_format: str, filename: str):
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet()
         for values in _table_rows(table):
-            # Text stays text: openpyxl writes str as a string cell, so identifiers keep leading zeros.
-            sheet.append([float(v) if isinstance(v, Decimal) else v for v in values])
+            sheet.append([_xlsx_value(v) for v in values])
         buffer = io.BytesIO()
         workbook.save(buffer)
         response = HttpResponse(

@@ -1,3 +1,5 @@
+import datetime
+
 import pytest
 
 from campaigns.selectors import task_list_for
@@ -95,7 +97,7 @@ def test_filter_by_campaign_and_due_range(users, dataset, today):
     platform = users["platform"]
 
     only_y = dashboard_task_list(user=platform, campaign=dataset["y"])
-    due_in_past = dashboard_task_list(user=platform, due_to=today - __import__("datetime").timedelta(days=1))
+    due_in_past = dashboard_task_list(user=platform, due_to=today - datetime.timedelta(days=1))
 
     assert set(only_y) == {dataset["tasks"][7], dataset["tasks"][8]}
     assert set(due_in_past) == {dataset["tasks"][2], dataset["tasks"][3], dataset["tasks"][6]}
