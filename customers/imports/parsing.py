@@ -1,0 +1,247 @@
+"""Read an uploaded CSV or XLSX file into a header and rows of text.
+
+Every cell comes back as a string, so customer numbers and ID numbers keep their leading
+zeros; the validators decide what a value means. Row numbers are those a user sees in the
+file: the header is row 1, and a CSV record that spans several lines is numbered by its
+first line.
+"""
+
+import codecs
+import csv
+import datetime
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from charset_normalizer import from_bytes
+from django.utils.translation import gettext as _
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from .report import ImportInvalid
+
+DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t"}
+CHINESE_ENCODINGS = {"gb18030", "gbk", "gb2312", "hz"}
+# Enough lines for csv.Sniffer and charset-normalizer; both slow down on whole files.
+SAMPLE_BYTES = 64 * 1024
+
+
+class FileFormatError(ImportInvalid):
+    """The file cannot be read as a table: wrong type, undecodable, empty or without a header."""
+
+
+@dataclass
+class ParsedRow:
+    number: int
+    values: list[str]
+    # Set when the row has more or fewer fields than the header.
+    field_count_error: str = ""
+
+
+@dataclass
+class ParsedTable:
+    headers: list[str]
+    rows: list[ParsedRow]
+    encoding: str = ""
+    delimiter: str = ""
+    sheet: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file. Empty values mean "detect"."""
+
+    delimiter: str = ""
+    sheet: str = ""
+    encoding: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ReadOptions":
+        return cls(
+            delimiter=data.get("delimiter", "") or "",
+            sheet=data.get("sheet", "") or "",
+            encoding=data.get("encoding", "") or "",
+        )
+
+
+def table_read(*, path: Path | str, options: ReadOptions = ReadOptions(), original_name: str = "") -> ParsedTable:
+    """Read the CSV or XLSX file at `path`; the file type comes from `original_name` or the path."""
+    name = (original_name or str(path)).lower()
+    if name.endswith((".xlsx", ".xlsm")):
+        return xlsx_read(path=path, sheet=options.sheet)
+    if name.endswith(".xls"):
+        raise FileFormatError(_("Old Excel .xls files are not supported. Save the file as .xlsx or CSV and upload it again."))
+    data = Path(path).read_bytes()
+    return csv_read(data=data, delimiter=options.delimiter, encoding=options.encoding)
+
+
+def encoding_detect(data: bytes) -> str:
+    """Return the codec name for `data`: UTF-8 (with or without BOM) or GB18030 for Chinese
+    Excel exports, otherwise charset-normalizer's best guess."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # On a few hundred bytes of GBK, charset-normalizer often ranks cp949 or big5 first and
+    # gb18030 second. A roster comes from Chinese Excel, so a Chinese candidate wins.
+    matches = from_bytes(data[:SAMPLE_BYTES])
+    candidates = [match.encoding for match in matches]
+    if any(candidate in CHINESE_ENCODINGS for candidate in candidates):
+        return "gb18030"
+    best = matches.best()
+    if best is None:
+        raise FileFormatError(_("The file's text encoding could not be detected. Save it as UTF-8 and upload it again."))
+    return best.encoding
+
+
+def delimiter_detect(text: str) -> str:
+    """Return ",", ";" or tab for the CSV `text`, using csv.Sniffer restricted to those three."""
+    sample = "\n".join(text[:SAMPLE_BYTES].splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        pass
+    # The sniffer gives up on files with one column or irregular quoting; then the header
+    # line decides, and one column means the delimiter does not matter.
+    header = sample.splitlines()[0] if sample else ""
+    counts = {delimiter: header.count(delimiter) for delimiter in (",", ";", "\t")}
+    return max(counts, key=counts.get)
+
+
+def csv_read(*, data: bytes, delimiter: str = "", encoding: str = "") -> ParsedTable:
+    encoding = encoding or encoding_detect(data)
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as error:
+        raise FileFormatError(
+            _("The file cannot be decoded as %(encoding)s: %(error)s") % {"encoding": encoding, "error": error}
+        ) from error
+    text = text.lstrip("\ufeff")
+    if delimiter:
+        if delimiter not in DELIMITERS:
+            raise FileFormatError(_("Invalid delimiter %(value)r: use a comma, a semicolon or tab.") % {"value": delimiter})
+        delimiter = DELIMITERS[delimiter]
+    else:
+        delimiter = delimiter_detect(text)
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
+    headers: list[str] | None = None
+    rows: list[ParsedRow] = []
+    lines_read = 0
+    try:
+        for record in reader:
+            first_line = lines_read + 1
+            lines_read = reader.line_num
+            if not any(value.strip() for value in record):
+                continue
+            if headers is None:
+                headers = [value.strip() for value in record]
+                continue
+            rows.append(row_build(number=first_line, values=record, width=len(headers), pad=False))
+    except csv.Error as error:
+        raise FileFormatError(_("The CSV file is malformed near line %(line)s: %(error)s") % {"line": lines_read + 1, "error": error}) from error
+    if headers is None:
+        raise FileFormatError(_("The file is empty: it has no header row."))
+    headers_check(headers)
+    return ParsedTable(headers=headers, rows=rows, encoding=encoding, delimiter=delimiter)
+
+
+def xlsx_cell_text(value) -> str:
+    """Turn an openpyxl cell value into the text a user sees in Excel."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime.datetime):
+        if value.time() == datetime.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        # NOTE: a number cell of more than 15 digits has already lost precision in Excel,
+        # so long identifiers must be stored as text cells to survive.
+        return str(int(value))
+    return str(value)
+
+
+def xlsx_read(*, path: Path | str, sheet: str = "") -> ParsedTable:
+    try:
+        workbook = load_workbook(filename=path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, OSError, ValueError) as error:
+        raise FileFormatError(_("The file is not a readable XLSX workbook: %(error)s") % {"error": error}) from error
+    try:
+        if sheet:
+            if sheet not in workbook.sheetnames:
+                raise FileFormatError(
+                    _("Sheet %(sheet)r not found; the workbook has: %(names)s.")
+                    % {"sheet": sheet, "names": ", ".join(workbook.sheetnames)}
+                )
+            worksheet = workbook[sheet]
+        else:
+            worksheet = workbook.worksheets[0]
+        headers: list[str] | None = None
+        rows: list[ParsedRow] = []
+        # Read-only sheets report the stored dimension, which Excel often leaves far past the
+        # data. Iterating without max_row reads only the rows that exist in the file.
+        for number, cells in enumerate(worksheet.iter_rows(values_only=True), start=1):
+            values = [xlsx_cell_text(value) for value in cells]
+            if not any(value.strip() for value in values):
+                continue
+            if headers is None:
+                headers = trailing_blanks_drop([value.strip() for value in values])
+                continue
+            rows.append(row_build(number=number, values=trailing_blanks_drop(values), width=len(headers), pad=True))
+    finally:
+        workbook.close()
+    if headers is None:
+        raise FileFormatError(_("The sheet %(sheet)r is empty: it has no header row.") % {"sheet": worksheet.title})
+    headers_check(headers)
+    return ParsedTable(headers=headers, rows=rows, sheet=worksheet.title)
+
+
+def trailing_blanks_drop(values: list[str]) -> list[str]:
+    end = len(values)
+    while end and not values[end - 1].strip():
+        end -= 1
+    return values[:end]
+
+
+def row_build(*, number: int, values: list[str], width: int, pad: bool) -> ParsedRow:
+    """Return the row with exactly `width` values, or with a field-count error.
+
+    XLSX rows drop empty trailing cells, so they are padded; a CSV row must have exactly the
+    header's number of fields."""
+    if len(values) > width:
+        if pad and not any(value.strip() for value in values[width:]):
+            return ParsedRow(number=number, values=values[:width])
+        return ParsedRow(
+            number=number,
+            values=values,
+            field_count_error=_("The row has %(found)s fields but the header has %(expected)s.")
+            % {"found": len(values), "expected": width},
+        )
+    if len(values) < width:
+        if pad:
+            return ParsedRow(number=number, values=values + [""] * (width - len(values)))
+        return ParsedRow(
+            number=number,
+            values=values,
+            field_count_error=_("The row has %(found)s fields but the header has %(expected)s.")
+            % {"found": len(values), "expected": width},
+        )
+    return ParsedRow(number=number, values=values)
+
+
+def headers_check(headers: list[str]) -> None:
+    seen = set()
+    for position, header in enumerate(headers, start=1):
+        if not header:
+            raise FileFormatError(_("Column %(position)s has an empty header.") % {"position": position})
+        if header in seen:
+            raise FileFormatError(_("The header %(header)r appears twice.") % {"header": header})
+        seen.add(header)
