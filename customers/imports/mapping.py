@@ -68,7 +68,7 @@ ROSTER_FIELDS = [
                 ("aum", "balance", "资产", "资产规模", "aum(元)", "aum余额", "金融资产", "资产余额")),
     ImportField("risk_level", gettext_lazy("Risk level"), values.text_parser(10), ("risk_level", "risk level", "风险等级", "风险评级")),
     ImportField("do_not_contact", gettext_lazy("Do not contact"), values.boolean_parse,
-                ("do_not_contact", "do not contact", "dnc", "勿扰", "拒绝营销")),
+                ("do_not_contact", "do not contact", "dnc", "勿扰", "是否勿扰", "拒绝营销")),
 ]
 
 # Bank-marketing names ("y", "contact", "campaign", "duration") are accepted as aliases.

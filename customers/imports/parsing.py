@@ -10,6 +10,7 @@ import codecs
 import csv
 import datetime
 import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,7 +173,7 @@ def xlsx_cell_text(value) -> str:
 def xlsx_read(*, path: Path | str, sheet: str = "") -> ParsedTable:
     try:
         workbook = load_workbook(filename=path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as error:
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
         raise FileFormatError(_("The file is not a readable XLSX workbook: %(error)s") % {"error": error}) from error
     try:
         if sheet:

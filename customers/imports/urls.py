@@ -1,11 +1,12 @@
-from django.http import Http404
 from django.urls import path
 
-
-def placeholder(request, *args, **kwargs):
-    raise Http404
-
+from . import views
 
 urlpatterns = [
-    path("", placeholder, name="import_list"),
+    path("", views.import_list, name="import_list"),
+    path("upload/", views.import_upload, name="import_upload"),
+    path("<int:pk>/", views.import_detail, name="import_detail"),
+    path("<int:pk>/mapping/", views.import_mapping, name="import_mapping"),
+    path("<int:pk>/commit/", views.import_commit, name="import_commit"),
+    path("<int:pk>/reject/", views.import_reject, name="import_reject"),
 ]
