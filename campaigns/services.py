@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -308,8 +308,11 @@ def campaign_launch(*, campaign: Campaign, actor: User) -> int:
     (campaign, customer) backs this up. Returns the number of tasks created."""
     try:
         with transaction.atomic():
-            campaign = Campaign.objects.select_for_update().select_related("segment", "fallback_branch").get(
-                pk=campaign.pk
+            # of=("self",): PostgreSQL cannot lock the nullable side of the outer joins.
+            campaign = (
+                Campaign.objects.select_for_update(of=("self",))
+                .select_related("segment", "fallback_branch")
+                .get(pk=campaign.pk)
             )
             if campaign.status != Campaign.Status.DRAFT:
                 raise CampaignAlreadyLaunched(
@@ -332,12 +335,7 @@ def campaign_launch(*, campaign: Campaign, actor: User) -> int:
                 ),
                 batch_size=LAUNCH_BATCH_SIZE,
             )
-            # Read the ids back: not every database returns them from a bulk insert.
-            task_ids = FollowUpTask.objects.filter(campaign=campaign).values_list("id", flat=True).iterator()
-            TaskEvent.objects.bulk_create(
-                (TaskEvent(task_id=task_id, actor=actor, to_status=Status.OPEN) for task_id in task_ids),
-                batch_size=LAUNCH_BATCH_SIZE,
-            )
+            _task_events_insert_open(campaign=campaign, actor=actor)
 
             campaign.status = Campaign.Status.ACTIVE
             campaign.launched_at = timezone.now()
@@ -354,6 +352,27 @@ def campaign_launch(*, campaign: Campaign, actor: User) -> int:
         campaign.pk, actor.pk, len(plan.assignments), plan.excluded_do_not_contact,
     )
     return len(plan.assignments)
+
+
+def _task_events_insert_open(*, campaign: Campaign, actor: User) -> None:
+    """Record the "open" event of every task of `campaign` in one INSERT ... SELECT.
+
+    The ORM has no INSERT ... SELECT; building 50,000 TaskEvent objects for bulk_create
+    took about as long as inserting the tasks themselves."""
+    quote = connection.ops.quote_name
+    event_fields = {field.name: field for field in TaskEvent._meta.fields}
+    columns = ", ".join(
+        quote(event_fields[name].column) for name in ("task", "actor", "from_status", "to_status", "note", "created_at")
+    )
+    task_meta = FollowUpTask._meta
+    sql = (
+        f"INSERT INTO {quote(TaskEvent._meta.db_table)} ({columns}) "
+        f"SELECT {quote(task_meta.pk.column)}, %s, '', %s, '', %s FROM {quote(task_meta.db_table)} "
+        f"WHERE {quote(task_meta.get_field('campaign').column)} = %s"
+    )
+    created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [actor.pk, Status.OPEN.value, created_at, campaign.pk])
 
 
 # Tasks
