@@ -16,7 +16,7 @@ class DashboardFilterForm(BootstrapFormMixin, forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        # Only campaigns the user may see can be chosen; any other id is "not one of the choices".
+        # Only campaigns the user may see can be chosen, so any other id is an invalid choice.
         self.fields["campaign"].queryset = campaign_list_for(user=user).order_by("-starts_on", "name")
 
     def clean(self):
@@ -32,11 +32,8 @@ class DashboardFilterForm(BootstrapFormMixin, forms.Form):
         return cleaned_data
 
     def drill_params(self) -> list:
-        """Return the task list query parameters that repeat this filter.
-
-        The task list contract has `campaign`; `due_from` and `due_to` are passed as well so
-        that drill-downs match a date-filtered dashboard.
-        """
+        """Return the task list query parameters that repeat this filter, so that a drill-down
+        lists the same tasks as the figure counts. The task list reads the same names."""
         params = []
         if not self.is_valid():
             return params

@@ -158,9 +158,9 @@ def task_figures_by(
 ) -> list[TaskFigures]:
     """Compute the figures of `tasks` per campaign, per branch or per client manager.
 
-    `grouping` is one of GROUPINGS. Branch rows cover the branch and its sub-branches, because
-    the task list's branch filter does too; so branch rows overlap and do not add up to the
-    total. `user` limits branch rows to branches inside the user's own scope.
+    `grouping` is one of GROUPINGS. A branch row covers the branch and its sub-branches,
+    because the task list's branch filter does too. Branch rows therefore overlap and do not
+    add up to the total. `user` limits branch rows to branches inside the user's own scope.
     """
     if grouping not in GROUPINGS:
         raise ValueError(f"Unknown grouping {grouping!r}; expected one of {', '.join(GROUPINGS)}")
@@ -194,7 +194,7 @@ def _assignee_label(row: dict) -> str:
 
 def _branch_figures(*, tasks, annotations: dict, user) -> list[TaskFigures]:
     """Group by the task's own branch, then add each group into every ancestor branch, so a
-    row holds its whole subtree. Two queries: the grouped counts and the branch names."""
+    row contains its whole subtree. Two queries: the grouped counts and the branch names."""
     rows = list(tasks.values("branch_id", "branch__path").annotate(**annotations))
     branch_ids = set()
     for row in rows:

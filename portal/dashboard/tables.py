@@ -1,5 +1,5 @@
 """Dashboard tables. On screen every figure links to the task list filtered to the tasks
-behind it; in an export every figure is a number (rates as percentages, e.g. 11.7)."""
+behind it. In an export every figure is a number, and rates are percentages such as 11.7."""
 
 from urllib.parse import urlencode
 
@@ -36,7 +36,7 @@ COMPLETED_PARAMS = [("status", status.value) for status in COMPLETED_STATUSES]
 
 class DrillColumn(tables.Column):
     """A figure that links to the task list. `drill` is the list of extra query parameters
-    that select the tasks behind the figure; the row and the page filter add theirs."""
+    that select the tasks behind the figure, added to those of the row and the page filter."""
 
     def __init__(self, *args, drill=(), rate=False, **kwargs):
         kwargs.setdefault("attrs", {"td": {"class": "text-end"}, "th": {"class": "text-end"}})

@@ -92,7 +92,7 @@ def _dashboard_export(request, *, form, tasks, export_format):
             % {"value": table_name, "choices": ", ".join(DASHBOARD_EXPORTS)}
         )
     if form.is_bound and not form.is_valid():
-        # An export with an ignored filter would hold more rows than the user asked for.
+        # An export that ignored the filter would contain more rows than the user requested.
         return HttpResponseBadRequest(
             _("Invalid filter, nothing exported: %(errors)s") % {"errors": form.errors.as_text()}
         )

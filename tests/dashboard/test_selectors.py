@@ -153,7 +153,7 @@ def test_conversion_by_dimension(users, dataset, dimension, expected):
 def test_conversion_by_scoped_to_user(users, dataset):
     rows = campaign_conversion_by(user=users["supervisor_b"], campaign=dataset["x"], dimension="channel")
 
-    # Supervisor B sees tasks 5 (visit, converted) and 6 (phone): overall 1 of 2.
+    # Supervisor B can see tasks 5 (visit, converted) and 6 (phone): overall 1 of 2.
     assert {row.label: (row.tasks, row.converted) for row in rows} == {"Visit": (1, 1), "Phone": (1, 0)}
     assert rows[0].lift == 2.0
 

@@ -1,6 +1,8 @@
 import csv
+import html
 import datetime
 import io
+import re
 from http import HTTPStatus
 
 import factory
@@ -378,3 +380,15 @@ def test_export_missing_rate_is_empty_cell(client, users, dataset):
     # cm_a1 has completed nothing, so there is no on-time rate.
     assert by_name["cm_a1"][on_time_column] is None
     assert by_name["cm_a"][on_time_column] == 50
+
+
+@pytest.mark.parametrize("role", ["platform", "supervisor_a"])
+def test_drill_down_counts_match_task_list(client, users, dataset, role):
+    client.force_login(users[role])
+    body = client.get(INDEX, {"due_from": "2000-01-01"}).content.decode()
+    links = re.findall(r'href="(' + re.escape(TASK_LIST) + r'\?[^"]*)">([\d,]+)</a>', body)
+
+    assert len(links) > 50
+    for href, figure in links:
+        task_list = client.get(html.unescape(href))
+        assert task_list.context["filter"].qs.count() == int(figure.replace(",", "")), href

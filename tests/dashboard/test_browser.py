@@ -1,0 +1,34 @@
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_completion_chart_renders(live_server, client, users, dataset, chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    client.force_login(users["platform"])
+    session_cookie = {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+        "url": live_server.url,
+    }
+    page_errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        try:
+            context = browser.new_context()
+            context.add_cookies([session_cookie])
+            page = context.new_page()
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            page.goto(live_server.url + reverse("dashboard:index"))
+
+            # ECharts draws into a canvas inside the chart's container.
+            page.wait_for_selector("#completion-chart canvas", timeout=10_000)
+            echarts_type = page.evaluate("typeof window.echarts")
+        finally:
+            browser.close()
+
+    assert page_errors == []
+    assert echarts_type == "object"
