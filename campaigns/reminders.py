@@ -1,8 +1,9 @@
 """Morning reminder mails: a digest for each client manager and an escalation for each
-supervisor, sent at most once per (recipient, kind, subject_key, business_date).
+supervisor, once per (recipient, kind, subject_key, business_date).
 
 The Reminder ledger row is claimed before a mail is sent and marked sent afterwards, so a
-second run of the same day, or a concurrent one, skips what is already delivered."""
+second run of the same day, or a concurrent one on PostgreSQL, skips what is already
+delivered. _reminder_deliver notes the cases that can still send a mail twice."""
 
 import datetime
 import logging
@@ -25,7 +26,7 @@ from .models import FollowUpTask, Reminder
 
 logger = logging.getLogger(__name__)
 
-# The bank's business day follows mainland China time, whatever the server's clock says.
+# The bank's business day follows mainland China time, regardless of the server's time zone.
 BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 OPEN_TASK_STATUSES = (
@@ -229,7 +230,7 @@ def _reminder_message(mail: ReminderMail) -> EmailMultiAlternatives:
         text_body = render_to_string(f"{mail.template_prefix}.txt", mail.context)
         html_body = render_to_string(f"{mail.template_prefix}.html", mail.context)
 
-    # A subject is one header line; template whitespace must not add line breaks.
+    # A subject is one header line, so line breaks from template whitespace are removed.
     subject = " ".join(subject.split())
     message = EmailMultiAlternatives(subject=subject, body=text_body, to=[mail.recipient.email])
     message.attach_alternative(html_body, "text/html")
@@ -248,8 +249,9 @@ def _reminder_deliver(*, mail: ReminderMail, business_date: datetime.date) -> st
 
     with transaction.atomic():
         # The row lock is held while the mail is sent, so a concurrent run on PostgreSQL skips
-        # this row instead of sending the mail a second time. SQLite has no row locks and
-        # ignores select_for_update; there its writes are serialised by the database lock.
+        # this row instead of sending the mail a second time.
+        # NOTE: SQLite has no row locks and Django ignores select_for_update there, so two
+        # concurrent runs on SQLite can both send the same mail.
         reminder = (
             Reminder.objects.select_for_update(skip_locked=True)
             .filter(pk=claimed.pk)

@@ -13,7 +13,7 @@ from .reminders import reminders_business_date_today, reminders_run
 logger = logging.getLogger(__name__)
 
 SEND_DAILY_REMINDERS_MAX_RETRIES = 5
-# Retry delays in seconds: 60, 120, 240, ... capped at 30 minutes, each one jittered.
+# Before retry number n (counted from 0) the task waits a random 0 to min(60 * 2**n, 1800) seconds.
 RETRY_BACKOFF_FACTOR = 60
 RETRY_BACKOFF_MAX = 30 * 60
 

@@ -51,7 +51,7 @@ def test_command_fails_when_a_mail_fails(users, make_task, settings):
     manager.save()
     make_task(assignee=manager, days=0)
 
-    with pytest.raises(CommandError, match="1 reminder mails failed; run the command again"):
+    with pytest.raises(CommandError, match="1 reminder mails failed. Run the command again"):
         run_command("--date", "2026-03-02")
 
     assert Reminder.objects.get().status == Reminder.Status.FAILED

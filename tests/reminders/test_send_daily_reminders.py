@@ -24,6 +24,7 @@ def test_beat_schedule_row_exists():
     assert periodic_task.crontab.day_of_week == "*"
     assert periodic_task.args == "[]"
     assert periodic_task.kwargs == "{}"
+    assert str(periodic_task.crontab.schedule.tz) == "Asia/Shanghai"
 
 
 def test_task_registered_under_schedule_name():

@@ -35,4 +35,4 @@ class Command(BaseCommand):
             f"without e-mail address, {result.failed} failed."
         )
         if result.failed:
-            raise CommandError(f"{result.failed} reminder mails failed; run the command again to resend them.")
+            raise CommandError(f"{result.failed} reminder mails failed. Run the command again to resend them.")

@@ -1,0 +1,186 @@
+"""The end-to-end path: a real Celery worker consuming from a real Redis and delivering to a
+real SMTP server on loopback (aiosmtpd), twice for the same business date."""
+
+import socket
+import threading
+import time
+import uuid
+from email import message_from_bytes
+from email.policy import default as default_policy
+
+import pytest
+import redis
+from aiosmtpd.controller import Controller
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+
+from campaigns.models import Reminder
+from campaigns.tasks import send_daily_reminders
+from portal.celery import app as celery_app
+
+from .conftest import BUSINESS_DATE, PORTAL_BASE_URL
+
+pytestmark = pytest.mark.redis
+
+DELIVERY_TIMEOUT_SECONDS = 30
+
+
+class RecordingHandler:
+    """An aiosmtpd handler that keeps every accepted message in memory."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content, policy=default_policy)
+        with self._lock:
+            self._messages.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    @property
+    def messages(self):
+        with self._lock:
+            return list(self._messages)
+
+    def wait_for(self, count: int, timeout: float):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.messages) >= count:
+                return self.messages
+            time.sleep(0.1)
+        raise AssertionError(f"expected {count} mails within {timeout} s, received {len(self.messages)}")
+
+
+class FinishedTasks:
+    """The return values of tasks the in-thread worker finished, by task id."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._results = {}
+
+    def record(self, task_id=None, retval=None, state=None, **kwargs):
+        with self._condition:
+            self._results[task_id] = (state, retval)
+            self._condition.notify_all()
+
+    def wait_for(self, task_id: str, timeout: float):
+        with self._condition:
+            if not self._condition.wait_for(lambda: task_id in self._results, timeout=timeout):
+                raise AssertionError(f"task {task_id} did not finish within {timeout} s")
+            return self._results[task_id]
+
+
+@pytest.fixture
+def finished_tasks():
+    finished = FinishedTasks()
+    task_postrun.connect(finished.record, weak=False)
+    yield finished
+    task_postrun.disconnect(finished.record)
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_loopback_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_TIMEOUT = 10
+    yield handler
+    controller.stop()
+
+
+def reset_broker_connections(app):
+    # The app caches its broker connection pool, which may point to the broker of the settings.
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._after_fork()
+
+
+@pytest.fixture
+def celery_worker(redis_url):
+    """Run an in-thread worker on a queue of its own, so no other worker or test takes its tasks."""
+    queue = f"reminders-test-{uuid.uuid4().hex}"
+    overrides = {
+        "broker_url": redis_url,
+        "broker_transport_options": {"visibility_timeout": 3600},
+        "task_default_queue": queue,
+        "task_always_eager": False,
+    }
+    previous = {key: celery_app.conf.get(key) for key in overrides}
+    celery_app.conf.update(overrides)
+    reset_broker_connections(celery_app)
+    try:
+        with start_worker(celery_app, perform_ping_check=False, queues=[queue], shutdown_timeout=30) as worker:
+            yield worker
+    finally:
+        celery_app.conf.update(previous)
+        reset_broker_connections(celery_app)
+        client = redis.Redis.from_url(redis_url)
+        client.delete(queue, f"_kombu.binding.{queue}")
+        client.close()
+
+
+def part_content(message, content_type):
+    part = message.get_body(preferencelist=(content_type.split("/")[1],))
+    assert part is not None, f"no {content_type} part"
+    assert part.get_content_type() == content_type
+    return part.get_content()
+
+
+def test_worker_delivers_over_smtp_once(
+    transactional_db, users, make_task, smtp_server, celery_worker, finished_tasks
+):
+    make_task(assignee=users["manager_a"], days=-5, customer__name="Smtp Overdue Lin", customer__phone="13912345678")
+    make_task(assignee=users["manager_b"], days=2, customer__name="Smtp Week Guo")
+
+    first_run = send_daily_reminders.delay(BUSINESS_DATE.isoformat())
+    received = smtp_server.wait_for(3, DELIVERY_TIMEOUT_SECONDS)
+    state, counts = finished_tasks.wait_for(first_run.id, DELIVERY_TIMEOUT_SECONDS)
+    assert state == "SUCCESS"
+    assert (counts["sent"], counts["failed"]) == (3, 0)
+
+    by_recipient = {recipients[0]: message for recipients, message in received}
+    assert sorted(by_recipient) == ["cm_a@bank.example", "cm_b@bank.example", "sup_a@bank.example"]
+    assert all(len(recipients) == 1 for recipients, _message in received)
+
+    digest = by_recipient["cm_a@bank.example"]
+    assert digest["Subject"] == "Morning digest for 2026-03-02: 1 open task"
+    assert digest["From"] == "portal@bank.example"
+    assert digest.get_content_type() == "multipart/alternative"
+    digest_text = part_content(digest, "text/plain")
+    digest_html = part_content(digest, "text/html")
+    assert "Smtp Overdue Lin" in digest_text
+    assert "Smtp Overdue Lin" in digest_html
+    assert "139****5678" in digest_text
+    assert "13912345678" not in digest_text
+    assert "13912345678" not in digest_html
+    assert f"{PORTAL_BASE_URL}/campaigns/tasks/mine/" in digest_text
+
+    escalation = by_recipient["sup_a@bank.example"]
+    assert escalation["Subject"] == "Escalation: 1 task overdue by more than 3 days"
+    assert "Smtp Overdue Lin" in part_content(escalation, "text/plain")
+    assert "<table" in part_content(escalation, "text/html")
+
+    assert "Smtp Week Guo" in part_content(by_recipient["cm_b@bank.example"], "text/plain")
+
+    assert Reminder.objects.filter(business_date=BUSINESS_DATE, status=Reminder.Status.SENT).count() == 3
+
+    # The same date again: the worker runs the task, and the ledger stops every mail.
+    second_run = send_daily_reminders.delay(BUSINESS_DATE.isoformat())
+    state, counts = finished_tasks.wait_for(second_run.id, DELIVERY_TIMEOUT_SECONDS)
+    assert state == "SUCCESS"
+    assert (counts["sent"], counts["skipped_already_sent"], counts["failed"]) == (0, 3, 0)
+    assert len(smtp_server.messages) == 3
+    assert list(Reminder.objects.values_list("attempts", flat=True)) == [1, 1, 1]
