@@ -2,8 +2,8 @@
 
 Each valid row becomes one verified FollowUpTask and one ContactRecord for an existing
 customer, so past outcomes feed the same analysis as campaigns run in the portal. The
-task's assignee is the customer's client manager (or nobody) and its branch the
-customer's branch.
+task's assignee is the customer's client manager (None when the customer has none),
+and its branch is the customer's branch.
 """
 
 import datetime
@@ -21,7 +21,7 @@ from customers.imports.report import ImportInvalid, ImportRejected, ImportReport
 from customers.imports.rows import CheckedRow, rows_check
 from customers.imports.values import text_normalize
 from customers.models import Customer
-from customers.services import DEFAULT_ERROR_LIMIT, LOOKUP_CHUNK_SIZE, WRITE_BATCH_SIZE, CommitMode
+from customers.services import DEFAULT_ERROR_LIMIT, WRITE_BATCH_SIZE, CommitMode, customers_by_number
 from portal.models import User
 
 from .models import Campaign, Channel, ContactRecord, FollowUpTask, Outcome
@@ -162,7 +162,7 @@ def outcomes_check(
         checked_rows.append(row)
 
     numbers = [row.values["customer_no"] for row in checked_rows if "customer_no" in row.values]
-    customers = customers_by_number(numbers=numbers)
+    customers = customers_by_number(numbers=numbers, only=("pk", "customer_no", "branch_id", "client_manager_id"))
     valid_rows = []
     outcome_counts: Counter = Counter()
     for row in checked_rows:
@@ -211,13 +211,3 @@ def word_fields_resolve(*, row: CheckedRow, headers: dict[str, str]) -> None:
                 message=_("Invalid channel: use phone, visit, wechat, sms, email or unknown."),
             )
 
-
-def customers_by_number(*, numbers: list[str]) -> dict[str, Customer]:
-    customers = {}
-    for start in range(0, len(numbers), LOOKUP_CHUNK_SIZE):
-        chunk = numbers[start:start + LOOKUP_CHUNK_SIZE]
-        for customer in Customer.objects.filter(customer_no__in=chunk).only(
-            "pk", "customer_no", "branch_id", "client_manager_id"
-        ):
-            customers[customer.customer_no] = customer
-    return customers

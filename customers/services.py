@@ -203,11 +203,16 @@ def references_resolve(*, row: CheckedRow, table: ParsedTable, field_columns: di
         row.values["client_manager"] = manager
 
 
-def customers_by_number(*, numbers: list[str]) -> dict[str, Customer]:
+def customers_by_number(*, numbers: list[str], only: tuple[str, ...] = ()) -> dict[str, Customer]:
+    """Return the existing customers among `numbers`, keyed by customer number, loading only
+    the fields in `only` when given."""
     existing = {}
     for start in range(0, len(numbers), LOOKUP_CHUNK_SIZE):
         chunk = numbers[start:start + LOOKUP_CHUNK_SIZE]
-        for customer in Customer.objects.filter(customer_no__in=chunk):
+        customers = Customer.objects.filter(customer_no__in=chunk)
+        if only:
+            customers = customers.only(*only)
+        for customer in customers:
             existing[customer.customer_no] = customer
     return existing
 

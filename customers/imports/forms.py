@@ -37,7 +37,9 @@ class ImportUploadForm(BootstrapFormMixin, forms.Form):
     def clean_file(self):
         uploaded = self.cleaned_data["file"]
         if not uploaded.name.lower().endswith(ALLOWED_SUFFIXES):
-            raise forms.ValidationError(_("Upload a .csv or .xlsx file."))
+            raise forms.ValidationError(
+                _("Invalid file type: %(name)s. Upload a .csv or .xlsx file.") % {"name": uploaded.name}
+            )
         return uploaded
 
     def clean(self):

@@ -100,12 +100,12 @@ def mapping_suggest(*, headers: list[str], fields: list[ImportField]) -> dict[st
         for alias in (import_field.name, *import_field.aliases):
             alias_to_field.setdefault(header_normalize(alias), import_field.name)
     mapping = {}
-    taken = set()
+    mapped_fields = set()
     for header in headers:
         field_name = alias_to_field.get(header_normalize(header))
-        if field_name and field_name not in taken:
+        if field_name and field_name not in mapped_fields:
             mapping[header] = field_name
-            taken.add(field_name)
+            mapped_fields.add(field_name)
         else:
             mapping[header] = EXTRA
     return mapping

@@ -11,7 +11,7 @@ import csv
 import datetime
 import io
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -46,7 +46,6 @@ class ParsedTable:
     encoding: str = ""
     delimiter: str = ""
     sheet: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -106,8 +105,8 @@ def delimiter_detect(text: str) -> str:
         return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
     except csv.Error:
         pass
-    # The sniffer gives up on files with one column or irregular quoting; then the header
-    # line decides, and one column means the delimiter does not matter.
+    # The sniffer gives up on files with one column or irregular quoting. Then the delimiter
+    # that occurs most often in the header line wins, and a one-column file reads the same with any.
     header = sample.splitlines()[0] if sample else ""
     counts = {delimiter: header.count(delimiter) for delimiter in (",", ";", "\t")}
     return max(counts, key=counts.get)

@@ -1,14 +1,13 @@
-"""What an import reports back, and the errors that stop one.
+"""The report of an import, and the errors that stop one.
 
-Every error that concerns the whole file or the request subclasses ImportInvalid, so a
-view or command catches that one class; problems of single rows are RowError values in
-the report instead."""
+Every error about the whole file or the request subclasses ImportInvalid, so a view or
+command catches that one class. Problems of single rows are RowError values in the report."""
 
 from dataclasses import dataclass, field
 
 
 class ImportInvalid(Exception):
-    """The import cannot run as requested; the message says why and what to change."""
+    """The import cannot run as requested. The message states why and what to change."""
 
 
 class ImportRejected(ImportInvalid):
@@ -38,8 +37,9 @@ class RowError:
 
 @dataclass
 class ImportReport:
-    """Row counts of a preview or commit. `errors` holds the first `error_limit` row errors
-    and `error_count` all of them; a row with several bad values counts once in `invalid`."""
+    """Row counts of a preview or commit. `errors` contains the first `error_limit` row
+    errors and `error_count` counts all of them. A row with several invalid values counts
+    once in `invalid`."""
 
     total: int = 0
     new: int = 0

@@ -90,7 +90,7 @@ def date_parse(value: str) -> datetime.date:
     try:
         return datetime.date(year, month, day)
     except ValueError as error:
-        raise ValueInvalid(_("Invalid date: %(error)s.") % {"error": error}) from error
+        raise ValueInvalid(_("Invalid date: the month or day is out of range.")) from error
 
 
 def datetime_parse(value: str) -> datetime.datetime:

@@ -21,7 +21,7 @@ from .services import (
 from .tables import RosterImportTable
 
 
-# Imports are platform work; every platform operator may see and finish any upload.
+# Imports are platform work, so every platform operator may see and finish any upload.
 @role_required(*PLATFORM)
 def import_list(request):
     table = RosterImportTable(RosterImport.objects.select_related("created_by"))

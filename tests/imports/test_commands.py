@@ -97,3 +97,12 @@ def test_import_outcomes_owner_must_be_platform(write_csv, branch_tree, users):
         call_command("import_outcomes", str(path), "--campaign-name", "Old", "--owner", "cm_a")
 
     assert Campaign.objects.count() == 0
+
+
+def test_import_roster_dry_run_invalid_exit_nonzero(write_csv, branch_tree):
+    path = write_csv("bad.csv", "customer_no,aum\n001,100\n002,lots\n")
+
+    with pytest.raises(CommandError, match="1 rows are invalid"):
+        call_command("import_roster", str(path), "--default-branch", "BA", "--dry-run")
+
+    assert Customer.objects.count() == 0

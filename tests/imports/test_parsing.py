@@ -63,7 +63,7 @@ def test_csv_blank_rows_skipped_numbers_kept(write_csv):
     assert [row.number for row in table.rows] == [3, 5]
 
 
-def test_csv_multiline_record_numbered_by_first_line(write_csv):
+def test_csv_multiline_record_numbering(write_csv):
     path = write_csv("multi.csv", 'customer_no,note\nC1,"line one\nline two"\nC2,plain\n')
     table = table_read(path=path)
     assert [row.number for row in table.rows] == [2, 4]

@@ -87,7 +87,7 @@ def test_changed_rows_update_and_retier(write_csv, users, branch_tree):
     assert Customer.objects.get(customer_no="00099").name == "Untouched"
 
 
-def test_invalid_values_reported_with_row_column_value(write_csv, users):
+def test_invalid_values_reported_per_cell(write_csv, users):
     path = write_csv(
         "bad.csv",
         HEADER
@@ -160,7 +160,7 @@ def test_field_count_error_is_row_error(write_csv, users):
     assert "2 fields" in report.errors[0].message
 
 
-def test_default_branch_required_without_branch_column(write_csv, users, branch_tree):
+def test_default_branch_needed_without_column(write_csv, users, branch_tree):
     path = write_csv("nobranch.csv", "customer_no,name\nC1,Ann\n")
     table, mapping = read(path)
 
@@ -188,7 +188,7 @@ def test_unmapped_columns_go_to_extra(write_csv, users, branch_tree):
     assert Customer.objects.get(customer_no="C1").extra == {"wealth_note": "likes funds"}
 
 
-def test_preview_queries_do_not_grow_with_rows(write_csv, users, django_assert_max_num_queries):
+def test_preview_query_count_constant(write_csv, users, django_assert_max_num_queries):
     few = write_csv("few.csv", HEADER + "".join(f"{n:05d},N,男,,,,BA,cm_a,100,否\n" for n in range(3)))
     many = write_csv("many.csv", HEADER + "".join(f"{n:05d},N,男,,,,BA,cm_a,100,否\n" for n in range(800)))
     for path in (few, many):

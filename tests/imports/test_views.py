@@ -113,7 +113,7 @@ def test_commit_writes_valid_rows(platform_client, uploaded):
     assert list(Customer.objects.values_list("customer_no", flat=True)) == ["001"]
 
 
-def test_commit_before_preview_refused(platform_client, uploaded):
+def test_commit_before_preview_rejected(platform_client, uploaded):
     response = platform_client.post(reverse("customers:import_commit", args=[uploaded.pk]), follow=True)
 
     assert "Preview the import" in response.content.decode()
@@ -218,3 +218,11 @@ def test_import_list_query_count(platform_client, users, count, django_assert_nu
 
     assert response.status_code == HTTPStatus.OK
     assert f"file{count - 1}.csv" in response.content.decode()
+
+
+def test_upload_wrong_file_type_rejected(platform_client):
+    response = upload(platform_client, content=b"%PDF-1.7", name="roster.pdf")
+
+    assert response.status_code == HTTPStatus.OK
+    assert "Invalid file type: roster.pdf" in response.content.decode()
+    assert RosterImport.objects.count() == 0
