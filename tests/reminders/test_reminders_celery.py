@@ -53,7 +53,7 @@ class RecordingHandler:
 
 
 class FinishedTasks:
-    """The return values of tasks the in-thread worker finished, by task id."""
+    """The final states and return values of tasks the in-thread worker finished, by task id."""
 
     def __init__(self):
         self._condition = threading.Condition()
@@ -102,14 +102,14 @@ def smtp_server(settings):
 
 
 def reset_broker_connections(app):
-    # The app caches its broker connection pool, which may point to the broker of the settings.
+    # The app caches its broker connection pool, which may still point to the broker from the Django settings.
     if app._pool is not None:
         app._pool.force_close_all()
     app._after_fork()
 
 
 @pytest.fixture
-def celery_worker(redis_url):
+def reminder_worker(redis_url):
     """Run an in-thread worker on a queue of its own, so no other worker or test takes its tasks."""
     queue = f"reminders-test-{uuid.uuid4().hex}"
     overrides = {
@@ -127,8 +127,10 @@ def celery_worker(redis_url):
     finally:
         celery_app.conf.update(previous)
         reset_broker_connections(celery_app)
+        # kombu keeps the queue and its exchange bindings under keys that contain the queue name.
         client = redis.Redis.from_url(redis_url)
-        client.delete(queue, f"_kombu.binding.{queue}")
+        for key in client.scan_iter(match=f"*{queue}*"):
+            client.delete(key)
         client.close()
 
 
@@ -140,7 +142,7 @@ def part_content(message, content_type):
 
 
 def test_worker_delivers_over_smtp_once(
-    transactional_db, users, make_task, smtp_server, celery_worker, finished_tasks
+    transactional_db, users, make_task, smtp_server, reminder_worker, finished_tasks
 ):
     make_task(assignee=users["manager_a"], days=-5, customer__name="Smtp Overdue Lin", customer__phone="13912345678")
     make_task(assignee=users["manager_b"], days=2, customer__name="Smtp Week Guo")

@@ -1,10 +1,14 @@
 """The Celery task and its beat schedule, run in-process (no broker)."""
 
+import datetime
+
 import pytest
 from django.core import mail
+from django.db import OperationalError
 from django_celery_beat.models import PeriodicTask
 
 from campaigns.models import Reminder
+from campaigns.reminders import reminders_business_date_today, reminders_run
 from campaigns.tasks import SEND_DAILY_REMINDERS_MAX_RETRIES, RemindersIncompleteError, send_daily_reminders
 from portal.celery import app
 
@@ -72,3 +76,38 @@ def test_task_retries_failed_mails_bounded(users, make_task, settings):
     assert delivered.status == Reminder.Status.SENT
     assert delivered.attempts == 1
     assert [message.to for message in mail.outbox] == [["cm_b@bank.example"]]
+
+
+def test_task_retries_database_errors(users, make_task, monkeypatch):
+    make_task(assignee=users["manager_a"], days=0)
+    calls = []
+
+    def flaky_reminders_run(*, business_date):
+        calls.append(business_date)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return reminders_run(business_date=business_date)
+
+    monkeypatch.setattr("campaigns.tasks.reminders_run", flaky_reminders_run)
+
+    outcome = send_daily_reminders.apply(kwargs={"business_date": BUSINESS_DATE.isoformat()})
+
+    assert outcome.successful()
+    assert calls == [BUSINESS_DATE, BUSINESS_DATE]
+    assert outcome.result["sent"] == 1
+    assert Reminder.objects.get().status == Reminder.Status.SENT
+
+
+def test_default_date_is_shanghai_today(users, make_task, monkeypatch):
+    # 17:00 UTC on 1 March is 01:00 on 2 March in Shanghai.
+    monkeypatch.setattr(
+        "django.utils.timezone.now", lambda: datetime.datetime(2026, 3, 1, 17, 0, tzinfo=datetime.timezone.utc)
+    )
+    make_task(assignee=users["manager_a"], days=0)
+
+    outcome = send_daily_reminders.apply()
+
+    assert outcome.successful()
+    assert reminders_business_date_today() == BUSINESS_DATE
+    assert Reminder.objects.get().business_date == BUSINESS_DATE
+    assert mail.outbox[0].subject == "Morning digest for 2026-03-02: 1 open task"
