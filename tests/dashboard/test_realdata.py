@@ -59,13 +59,13 @@ def test_bank_full_analysis(client, users, bank_campaign):
         lifts = [row.lift for row in rows]
         assert lifts == sorted(lifts, reverse=True), dimension
 
-    occupations = {row.label: row for row in campaign_conversion_by(
-        user=users["platform"], campaign=bank_campaign, dimension="occupation"
-    )}
+    occupation_rows = campaign_conversion_by(user=users["platform"], campaign=bank_campaign, dimension="occupation")
+    occupations = {row.label: row for row in occupation_rows}
     # Students and retirees subscribed most often in this data set; blue-collar workers least.
     assert occupations["student"].lift > 2
     assert occupations["retired"].lift > 1.5
     assert occupations["blue-collar"].lift < 1
+    assert occupation_rows[-1].label == "blue-collar"
 
     client.force_login(users["platform"])
     started = time.monotonic()
