@@ -1,3 +1,5 @@
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -6,6 +8,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
@@ -23,7 +26,15 @@ from .models import Campaign, FollowUpTask, Segment
 from .selectors import campaign_get_for, campaign_list_for, task_get_for, task_list_for
 from .tables import CampaignTable, TaskTable
 
+logger = logging.getLogger(__name__)
+
 CLIENT_MANAGERS = (Role.CLIENT_MANAGER,)
+
+
+def _report_rejection(request, error, entity: str, pk) -> None:
+    """Show a rejected action's message to the user and log it with the ids involved."""
+    messages.error(request, str(error))
+    logger.info("%s %s: %s by user %s rejected: %s", entity, pk, request.resolver_match.url_name, request.user.pk, error)
 
 
 # Segments
@@ -32,7 +43,7 @@ CLIENT_MANAGERS = (Role.CLIENT_MANAGER,)
 @role_required(*PLATFORM)
 def segment_list(request):
     segments = list(Segment.objects.select_related("created_by").order_by("name"))
-    # NOTE: one count query per segment; fine for the tens of segments a platform team keeps.
+    # NOTE: this runs one count query per segment, so the page slows down as segments grow in number.
     for segment in segments:
         try:
             segment.customer_count = services.segment_customers(segment=segment).count()
@@ -54,7 +65,7 @@ def segment_create(request):
         try:
             segment = services.segment_create(actor=request.user, filters=filters, **form.cleaned_data)
         except services.CampaignServiceError as error:
-            messages.error(request, str(error))
+            _report_rejection(request, error, "Segment", None)
         else:
             messages.success(request, _("Segment “%(segment)s” saved.") % {"segment": segment})
             return redirect("campaigns:segment_list")
@@ -107,7 +118,7 @@ def campaign_update(request, pk):
         try:
             services.campaign_update(campaign=campaign, actor=request.user, data=changes)
         except services.CampaignServiceError as error:
-            messages.error(request, str(error))
+            _report_rejection(request, error, "Campaign", campaign.pk)
         else:
             messages.success(request, _("Campaign “%(campaign)s” saved.") % {"campaign": campaign})
             return redirect("campaigns:detail", pk=campaign.pk)
@@ -134,18 +145,20 @@ def campaign_detail(request, pk):
 
 @role_required(*PLATFORM)
 def campaign_launch(request, pk):
-    """GET shows what a launch would create; POST launches."""
+    """Show what a launch would create (GET) or launch the campaign (POST)."""
     campaign = campaign_get_for(user=request.user, pk=pk)
     if request.method == "POST":
         try:
             created = services.campaign_launch(campaign=campaign, actor=request.user)
         except services.CampaignServiceError as error:
-            messages.error(request, str(error))
+            _report_rejection(request, error, "Campaign", campaign.pk)
         else:
-            messages.success(
-                request,
-                _("Campaign “%(campaign)s” launched: %(count)s tasks created.") % {"campaign": campaign, "count": created},
+            message = ngettext(
+                "Campaign “%(campaign)s” launched: %(count)s task created.",
+                "Campaign “%(campaign)s” launched: %(count)s tasks created.",
+                created,
             )
+            messages.success(request, message % {"campaign": campaign, "count": created})
             return redirect("campaigns:detail", pk=campaign.pk)
     plan = None
     if campaign.status == Campaign.Status.DRAFT:
@@ -160,7 +173,7 @@ def campaign_complete(request, pk):
     try:
         services.campaign_complete(campaign=campaign, actor=request.user)
     except services.CampaignServiceError as error:
-        messages.error(request, str(error))
+        _report_rejection(request, error, "Campaign", campaign.pk)
     else:
         messages.success(request, _("Campaign “%(campaign)s” completed.") % {"campaign": campaign})
     return redirect("campaigns:detail", pk=campaign.pk)
@@ -188,7 +201,7 @@ def task_list(request):
 
 @role_required(*CLIENT_MANAGERS)
 def my_tasks(request):
-    """The client manager's open, in-progress and returned tasks, overdue first, then by due date."""
+    """List the client manager's open, in-progress and returned tasks, overdue first, then by due date."""
     today = timezone.localdate()
     tasks = (
         task_list_for(user=request.user)
@@ -240,7 +253,7 @@ def task_record_contact(request, pk):
     try:
         services.task_record_contact(task=task, actor=request.user, **form.cleaned_data)
     except services.CampaignServiceError as error:
-        messages.error(request, str(error))
+        _report_rejection(request, error, "Task", task.pk)
         return redirect("campaigns:task_detail", pk=task.pk)
     if form.cleaned_data["complete"]:
         messages.success(request, _("Contact recorded and task marked as done."))
@@ -256,7 +269,7 @@ def task_verify(request, pk):
     try:
         services.task_verify(task=task, actor=request.user)
     except services.CampaignServiceError as error:
-        messages.error(request, str(error))
+        _report_rejection(request, error, "Task", task.pk)
     else:
         messages.success(request, _("Task verified."))
     return redirect("campaigns:task_detail", pk=task.pk)
@@ -272,7 +285,7 @@ def task_return(request, pk):
     try:
         services.task_return(task=task, actor=request.user, reason=form.cleaned_data["reason"])
     except services.CampaignServiceError as error:
-        messages.error(request, str(error))
+        _report_rejection(request, error, "Task", task.pk)
     else:
         messages.success(request, _("Task returned to the client manager."))
     return redirect("campaigns:task_detail", pk=task.pk)

@@ -104,8 +104,8 @@ def test_launch_balances_fallback_by_open_count(users, branch_tree, draft_campai
 
 
 def test_launch_sends_inactive_manager_to_fallback(users, branch_tree, draft_campaign):
-    gone = UserFactory(username="cm_gone", role=Role.CLIENT_MANAGER, branch=branch_tree["b"], is_active=False)
-    customer = CustomerFactory(branch=branch_tree["b"], client_manager=gone)
+    inactive_manager = UserFactory(username="cm_inactive", role=Role.CLIENT_MANAGER, branch=branch_tree["b"], is_active=False)
+    customer = CustomerFactory(branch=branch_tree["b"], client_manager=inactive_manager)
 
     services.campaign_launch(campaign=draft_campaign, actor=users["platform"])
 
@@ -121,7 +121,7 @@ def test_launch_without_fallback_rejected(users, branch_tree, draft_campaign):
 
     plan = services.campaign_launch_preview(campaign=draft_campaign)
     assert not plan.can_launch
-    assert "1 customers have no active client manager" in plan.problems[0]
+    assert "1 customer has no active client manager" in plan.problems[0]
 
     with pytest.raises(services.LaunchRejected, match="no fallback branch"):
         services.campaign_launch(campaign=draft_campaign, actor=users["platform"])
