@@ -38,7 +38,7 @@ OUTCOME_WORDS = {
     "not_reachable": Outcome.NOT_REACHABLE, "not reachable": Outcome.NOT_REACHABLE,
     "未接通": Outcome.NOT_REACHABLE, "联系不上": Outcome.NOT_REACHABLE,
 }
-# "cellular" and "telephone" are the bank-marketing file's values; "unknown" means no channel.
+# "cellular" and "telephone" are the bank-marketing file's values, and "unknown" means no channel.
 CHANNEL_WORDS = {
     "cellular": Channel.PHONE, "telephone": Channel.PHONE, "phone": Channel.PHONE, "mobile": Channel.PHONE,
     "电话": Channel.PHONE, "手机": Channel.PHONE,

@@ -32,7 +32,7 @@ WRITE_BATCH_SIZE = 1000
 LOOKUP_CHUNK_SIZE = 900
 DEFAULT_ERROR_LIMIT = 200
 
-# Customer fields a roster row can set directly; branch, client manager and tier are resolved first.
+# Customer fields a roster row can set directly. Branch, client manager and tier are resolved first.
 PLAIN_FIELDS = [
     import_field.name for import_field in ROSTER_FIELDS
     if import_field.name not in {"customer_no", "branch", "client_manager"}
@@ -96,7 +96,7 @@ def roster_import_commit(
 ) -> ImportReport:
     """Write a roster file in one transaction and return its counts.
 
-    With mode REJECT, any invalid row raises ImportRejected and nothing is written; with
+    With mode REJECT, any invalid row raises ImportRejected and nothing is written. With
     VALID_ROWS the valid rows are written and the invalid ones reported. `user` is None for
     imports run from the command line."""
     started = time.monotonic()
@@ -131,7 +131,7 @@ def roster_import_plan(
     """Validate every row and decide, customer by customer, what to create or update.
 
     Queries: branches, client managers and tiers once each, then existing customers in
-    chunks of LOOKUP_CHUNK_SIZE; nothing per row."""
+    chunks of LOOKUP_CHUNK_SIZE, and none per row."""
     field_columns = mapping_validate(mapping=mapping, headers=table.headers, fields=ROSTER_FIELDS)
     if "branch" not in field_columns and default_branch is None:
         raise MappingInvalid(_("The file has no branch column, so choose a default branch for new customers."))

@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from openpyxl import Workbook
 
 from campaigns.models import Campaign, FollowUpTask
 from customers.models import Customer, RosterImport
@@ -226,3 +227,31 @@ def test_upload_wrong_file_type_rejected(platform_client):
     assert response.status_code == HTTPStatus.OK
     assert "Invalid file type: roster.pdf" in response.content.decode()
     assert RosterImport.objects.count() == 0
+
+
+def test_upload_page_renders(platform_client):
+    response = platform_client.get(reverse("customers:import_upload"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert 'name="default_branch"' in response.content.decode()
+
+
+def test_xlsx_upload_keeps_leading_zeros(platform_client, branch_tree, tmp_path):
+    workbook = Workbook()
+    workbook.active.append(["客户号", "姓名", "资产"])
+    workbook.active.append(["000123", "张三", 2500000])
+    path = tmp_path / "roster.xlsx"
+    workbook.save(path)
+
+    upload(platform_client, content=path.read_bytes(), name="roster.xlsx", default_branch="BB")
+    roster_import = RosterImport.objects.get()
+    platform_client.post(
+        reverse("customers:import_mapping", args=[roster_import.pk]),
+        {"column_0": "customer_no", "column_1": "name", "column_2": "aum"},
+    )
+    platform_client.post(reverse("customers:import_commit", args=[roster_import.pk]))
+
+    customer = Customer.objects.get()
+    assert customer.customer_no == "000123"
+    assert customer.branch == branch_tree["b"]
+    assert customer.tier.code == "platinum"
