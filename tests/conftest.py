@@ -93,3 +93,15 @@ def users(branch_tree):
         "manager_a1": manager_a1,
         "manager_b": manager_b,
     }
+
+
+def pytest_collection_modifyitems(config, items):
+    # A test that commits (live server, worker thread) ends with a flush that would also remove
+    # the rows the migrations create (default tiers, the reminder schedule) for every later test;
+    # serialized rollback puts them back.
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        commits = {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
+        if commits or (marker and marker.kwargs.get("transaction")):
+            if "django_db_serialized_rollback" not in item.fixturenames:
+                item.fixturenames.append("django_db_serialized_rollback")
