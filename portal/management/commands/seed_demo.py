@@ -72,8 +72,7 @@ class Command(BaseCommand):
                 branch=branch,
                 supervisor=supervisor,
                 email=f"{username}@bank.example",
-                language="zh-hans",
-                **extra,
+                **{"language": "zh-hans", **extra},
             )
             account.set_password(DEMO_PASSWORD)
             account.save()
@@ -178,11 +177,9 @@ class Command(BaseCommand):
             )
             task.refresh_from_db()
             if complete and index % 3 == 0:
-                campaign_services.task_transition(task=task, to_status=FollowUpTask.Status.VERIFIED, actor=platform)
+                campaign_services.task_verify(task=task, actor=platform)
             elif complete and index % 7 == 1:
-                campaign_services.task_transition(
-                    task=task, to_status=FollowUpTask.Status.RETURNED, actor=platform, note="请补充面谈记录"
-                )
+                campaign_services.task_return(task=task, actor=platform, reason="请补充面谈记录")
 
     def print_accounts(self, accounts):
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Accounts (password for all: %s):" % DEMO_PASSWORD))
