@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Branch(models.Model):
-    """Head office, a branch or a sub-branch. `path` holds the ids from the root down
+    """Head office, a branch or a sub-branch. `path` contains the ids from the root down
     ("/1/4/9/"), so a subtree is one indexed prefix match instead of a recursive query."""
 
     class Level(models.TextChoices):

@@ -1,4 +1,4 @@
-"""Settings shared by every environment; each value can be set from the environment."""
+"""Settings shared by every environment. Each value can be set from the environment."""
 
 import os
 from pathlib import Path
@@ -77,8 +77,8 @@ TEMPLATES = [
     },
 ]
 
-# SQLite is the embedded default so the portal starts on a bare machine;
-# production and CI set DATABASE_URL to PostgreSQL.
+# SQLite is the embedded default so the portal starts on a bare machine.
+# Production and CI set DATABASE_URL to PostgreSQL.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
@@ -115,7 +115,7 @@ STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
 
-# Uploaded rosters can be large; Django streams files above this size to disk.
+# Django streams uploaded files above this size to disk, because rosters can be large.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
@@ -127,8 +127,8 @@ REMINDER_ESCALATION_DAYS = env_int("REMINDER_ESCALATION_DAYS", 3)
 REMINDER_DUE_SOON_DAYS = env_int("REMINDER_DUE_SOON_DAYS", 7)
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
-# Redis is the broker wherever REDIS_URL is set; the quick start sets no REDIS_URL and uses
-# kombu's file-system transport, which needs no server (see README).
+# Redis is the broker wherever REDIS_URL is set. The quick start sets no REDIS_URL and uses
+# kombu's file-system transport, which needs no server.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
