@@ -1,6 +1,8 @@
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from customers.selectors import customer_list_for
@@ -84,3 +86,15 @@ def test_roster_export_csv_same_scope(client, users, roster):
     assert "A0001" in content
     assert "B0001" not in content
     assert roster["own_a"].phone not in content
+
+
+def test_roster_list_queries_do_not_grow(client, users, branch_tree):
+    client.force_login(users["platform"])
+    counts = []
+    for batch in (5, 45):
+        CustomerFactory.create_batch(batch, branch=branch_tree["a"], client_manager=users["manager_a"])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("customers:list"))
+        assert response.status_code == HTTPStatus.OK
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
