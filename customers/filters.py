@@ -69,7 +69,9 @@ class CustomerFilter(django_filters.FilterSet):
     age_band = django_filters.ChoiceFilter(label=_("Age band"), choices=AGE_BAND_CHOICES, method="filter_age_band")
     occupation = django_filters.CharFilter(label=_("Occupation"), field_name="occupation", lookup_expr="iexact")
     do_not_contact = django_filters.BooleanFilter(
-        label=_("Do not contact"), field_name="do_not_contact", widget=forms.NullBooleanSelect
+        label=_("Do not contact"),
+        field_name="do_not_contact",
+        widget=forms.Select(choices=[("", _("Any")), ("true", _("Yes")), ("false", _("No"))]),
     )
 
     class Meta:
@@ -78,7 +80,10 @@ class CustomerFilter(django_filters.FilterSet):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if user is not None and user.role != Role.PLATFORM and user.branch_id:
+        if user is not None and user.role == Role.CLIENT_MANAGER:
+            # A client manager only ever sees their own customers.
+            del self.filters["client_manager"]
+        elif user is not None and user.role != Role.PLATFORM and user.branch_id:
             subtree = Branch.objects.filter(path__startswith=user.branch.path)
             self.filters["branch"].queryset = subtree
             self.filters["client_manager"].queryset = User.objects.filter(

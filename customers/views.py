@@ -16,7 +16,10 @@ from .tables import CustomerTable
 def customer_list(request):
     customers = customer_list_for(user=request.user).select_related("tier", "branch", "client_manager")
     customer_filter = CustomerFilter(request.GET, queryset=customers, user=request.user)
-    table = CustomerTable(customer_filter.qs)
+    # An invalid filter shows its errors and no rows: ignoring it would show, or export,
+    # more customers than the user asked for.
+    rows = customer_filter.qs if customer_filter.is_valid() else customers.none()
+    table = CustomerTable(rows)
     export_format = request.GET.get("_export")
     if export_format in EXPORT_FORMATS:
         RequestConfig(request, paginate=False).configure(table)

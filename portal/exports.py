@@ -10,7 +10,9 @@ from decimal import Decimal
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
+import django_tables2 as tables
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 EXPORT_FORMATS = ("csv", "xlsx")
 # A spreadsheet treats a text cell starting with one of these as a formula (CSV injection).
@@ -31,28 +33,52 @@ def neutralise(value):
 
 
 def _table_rows(table):
+    """Yield the header, then one list of raw values per row: numbers and dates as such
+    (date-times in local time), everything else as the table's export text."""
     columns = [column for column in table.columns if column.name not in getattr(table, "exclude_from_export", ())]
-    header = [str(column.header) for column in columns]
-    yield header
+    yield [str(column.header) for column in columns]
     for row in table.rows:
         values = []
         for column in columns:
-            value = row.get_cell_value(column.name)
+            if isinstance(column.column, (tables.DateTimeColumn, tables.DateColumn)):
+                # The columns' export value is their string form, in UTC for date-times.
+                value = column.accessor.resolve(row.record, quiet=True)
+            else:
+                value = row.get_cell_value(column.name)
             if isinstance(value, datetime):
-                value = timezone.localtime(value).replace(tzinfo=None)
-            values.append(neutralise(value))
+                value = timezone.localtime(value).replace(tzinfo=None, microsecond=0)
+            values.append(value)
         yield values
 
 
+def _csv_value(value):
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return neutralise(value)
+
+
 def _xlsx_value(value):
-    # Text stays text: openpyxl writes str as a string cell, so identifiers keep leading zeros.
-    # A missing value becomes an empty cell rather than an empty string, so that spreadsheet
-    # functions such as COUNT and AVERAGE skip it.
+    # Text stays text: a string cell keeps an identifier's leading zeros, and forcing the
+    # string type stops a spreadsheet from running text that starts with "=" as a formula,
+    # with no visible apostrophe. A missing value becomes an empty cell rather than an empty
+    # string, so that spreadsheet functions such as COUNT and AVERAGE skip it.
     if isinstance(value, Decimal):
         return float(value)
-    if value == "":
+    if value is None or value == "":
         return None
-    return value
+    if isinstance(value, (int, float, date, datetime)):
+        return value
+    return str(value)
+
+
+def _xlsx_cell(sheet, value):
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 class _Echo:
@@ -69,7 +95,7 @@ def export_table(table, export_format: str, filename: str):
             # A byte-order mark makes Excel on a Chinese Windows read the file as UTF-8.
             yield "\ufeff"
             for values in _table_rows(table):
-                yield writer.writerow(["" if v is None else v for v in values])
+                yield writer.writerow([_csv_value(value) for value in values])
 
         response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
@@ -78,7 +104,7 @@ def export_table(table, export_format: str, filename: str):
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet()
         for values in _table_rows(table):
-            sheet.append([_xlsx_value(v) for v in values])
+            sheet.append([_xlsx_cell(sheet, _xlsx_value(value)) for value in values])
         buffer = io.BytesIO()
         workbook.save(buffer)
         response = HttpResponse(

@@ -98,3 +98,37 @@ def test_roster_list_queries_do_not_grow(client, users, branch_tree):
         assert response.status_code == HTTPStatus.OK
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_roster_invalid_filter_shows_no_rows(client, users, roster):
+    client.force_login(users["platform"])
+    response = client.get(reverse("customers:list"), {"aum_min": "5,000,000"})
+    body = response.content.decode()
+    assert response.status_code == HTTPStatus.OK
+    assert "A0001" not in body
+    assert "Enter a number." in body
+
+
+def test_roster_invalid_filter_exports_nothing(client, users, roster):
+    client.force_login(users["platform"])
+    response = client.get(reverse("customers:list"), {"tier": "999", "_export": "csv"})
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert len(lines) == 1
+
+
+def test_roster_do_not_contact_filter(client, users, roster):
+    roster["own_b"].do_not_contact = True
+    roster["own_b"].save()
+    client.force_login(users["platform"])
+    flagged = client.get(reverse("customers:list"), {"do_not_contact": "true"}).content.decode()
+    other = client.get(reverse("customers:list"), {"do_not_contact": "false"}).content.decode()
+    assert "B0001" in flagged
+    assert "A0001" not in flagged
+    assert "B0001" not in other
+    assert "A0001" in other
+
+
+def test_roster_filter_hides_manager_choice_for_manager(client, users, roster):
+    client.force_login(users["manager_a"])
+    response = client.get(reverse("customers:list"))
+    assert "client_manager" not in response.context["filter"].form.fields
