@@ -1,6 +1,7 @@
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customers.models import Branch
 from portal.forms import BootstrapFormMixin
@@ -9,7 +10,7 @@ from .models import Campaign, Channel, Outcome, Segment
 
 
 class SegmentForm(BootstrapFormMixin, forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=pgettext_lazy("object name", "Name"), max_length=100)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
@@ -41,13 +42,17 @@ class CampaignForm(BootstrapFormMixin, forms.ModelForm):
             self.add_error("due_on", _("The due date %(due)s is before the start date %(start)s.") % {
                 "due": due_on.isoformat(), "start": starts_on.isoformat(),
             })
+        if due_on and not self.fields["due_on"].disabled and due_on < timezone.localdate():
+            self.add_error("due_on", _("The due date %(due)s is in the past, so every task would be overdue at launch.") % {
+                "due": due_on.isoformat(),
+            })
         return cleaned
 
 
 class ContactForm(BootstrapFormMixin, forms.Form):
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
     outcome = forms.ChoiceField(label=_("Outcome"), choices=[("", "---------"), *Outcome.choices])
-    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
     next_follow_up_on = forms.DateField(
         label=_("Next follow-up"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

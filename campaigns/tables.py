@@ -1,5 +1,6 @@
 import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from portal.masking import mask_phone
 
@@ -39,7 +40,7 @@ class TaskTable(tables.Table):
 
 
 class CampaignTable(tables.Table):
-    name = tables.LinkColumn("campaigns:detail", args=[tables.A("pk")], verbose_name=_("Name"))
+    name = tables.LinkColumn("campaigns:detail", args=[tables.A("pk")], verbose_name=pgettext_lazy("object name", "Name"))
     status = tables.Column(verbose_name=_("Status"))
     segment = tables.Column(verbose_name=_("Target segment"), order_by=("segment__name",))
     owner = tables.Column(verbose_name=_("Owner"), order_by=("owner__username",))

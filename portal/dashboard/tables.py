@@ -7,6 +7,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaigns.models import Outcome
 
@@ -61,7 +62,7 @@ class TaskFiguresTable(tables.Table):
     """Figures per group. Subclasses name the group column and the query parameter that
     selects a row's tasks in the task list."""
 
-    label = tables.Column(verbose_name=_("Name"), orderable=False)
+    label = tables.Column(verbose_name=pgettext_lazy("object name", "Name"), orderable=False)
     tasks = DrillColumn(verbose_name=_("Tasks"))
     done = DrillColumn(verbose_name=_("Done"), drill=COMPLETED_PARAMS)
     verified = DrillColumn(verbose_name=_("Verified"), drill=[("status", "verified")])
@@ -136,12 +137,12 @@ class AssigneeFiguresTable(TaskFiguresTable):
 
 class WeeklyCompletionTable(tables.Table):
     week = tables.DateColumn(verbose_name=_("Week starting"), format="Y-m-d", orderable=False)
-    completed = tables.Column(verbose_name=_("Completed"), orderable=False, attrs={"td": {"class": "text-end"}})
+    completed = tables.Column(verbose_name=pgettext_lazy("number of tasks", "Completed"), orderable=False, attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
     cumulative_completed = tables.Column(
-        verbose_name=_("Completed to date"), orderable=False, attrs={"td": {"class": "text-end"}}
+        verbose_name=_("Completed to date"), orderable=False, attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}}
     )
     cumulative_rate = tables.Column(
-        verbose_name=_("Completion rate to date (%)"), orderable=False, attrs={"td": {"class": "text-end"}}
+        verbose_name=_("Completion rate to date (%)"), orderable=False, attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}}
     )
 
     class Meta:
@@ -160,12 +161,12 @@ class WeeklyCompletionTable(tables.Table):
 
 class ConversionTable(tables.Table):
     label = tables.Column(verbose_name=_("Group"), orderable=False)
-    tasks = tables.Column(verbose_name=_("Tasks"), orderable=False, attrs={"td": {"class": "text-end"}})
-    converted = tables.Column(verbose_name=_("Converted"), orderable=False, attrs={"td": {"class": "text-end"}})
+    tasks = tables.Column(verbose_name=_("Tasks"), orderable=False, attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
+    converted = tables.Column(verbose_name=_("Converted"), orderable=False, attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
     conversion_rate = tables.Column(
-        verbose_name=_("Conversion (%)"), orderable=False, attrs={"td": {"class": "text-end"}}
+        verbose_name=_("Conversion (%)"), orderable=False, attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}}
     )
-    lift = tables.Column(verbose_name=_("Lift"), orderable=False, attrs={"td": {"class": "text-end"}})
+    lift = tables.Column(verbose_name=_("Lift"), orderable=False, attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
 
     class Meta:
         attrs = {"class": "table table-sm table-hover align-middle"}

@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from campaigns.models import Campaign, FollowUpTask, Segment
 from tests.factories import CampaignFactory, CustomerFactory, SegmentFactory, TaskFactory
@@ -64,14 +65,19 @@ def test_segment_list_counts_customers(client, users, branch_tree):
 # Campaigns
 
 
+# Campaign dates in the future, because a draft may not be due in the past.
+START = timezone.localdate() + datetime.timedelta(days=30)
+DUE = START + datetime.timedelta(days=29)
+
+
 def campaign_form_data(segment, branch, **overrides):
     data = {
         "name": "Autumn deposits",
         "objective": "Renew maturing deposits",
         "segment": segment.pk,
         "talking_points": "Mention the new rate",
-        "starts_on": "2026-09-01",
-        "due_on": "2026-09-30",
+        "starts_on": START.isoformat(),
+        "due_on": DUE.isoformat(),
         "fallback_branch": branch.pk,
     }
     data.update(overrides)
@@ -87,17 +93,18 @@ def test_campaign_create_by_platform(client, users, branch_tree):
     assert response["Location"] == reverse("campaigns:detail", args=[campaign.pk])
     assert campaign.status == Campaign.Status.DRAFT
     assert campaign.owner == users["platform"]
-    assert campaign.due_on == datetime.date(2026, 9, 30)
+    assert campaign.due_on == DUE
 
 
 def test_campaign_create_due_before_start(client, users, branch_tree):
     segment = SegmentFactory(created_by=users["platform"])
     client.force_login(users["platform"])
     response = client.post(
-        reverse("campaigns:create"), campaign_form_data(segment, branch_tree["a"], due_on="2026-08-01")
+        reverse("campaigns:create"), campaign_form_data(segment, branch_tree["a"], due_on=(START - datetime.timedelta(days=1)).isoformat())
     )
     assert response.status_code == HTTPStatus.OK
-    assert "The due date 2026-08-01 is before the start date 2026-09-01." in response.content.decode()
+    before = (START - datetime.timedelta(days=1)).isoformat()
+    assert f"The due date {before} is before the start date {START.isoformat()}." in response.content.decode()
     assert not Campaign.objects.exists()
 
 

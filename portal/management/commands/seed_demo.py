@@ -160,11 +160,20 @@ class Command(BaseCommand):
         for campaign in (running, overdue):
             campaign_services.campaign_launch(campaign=campaign, actor=platform)
 
-        # Work some of the overdue campaign's tasks so every status appears in the demo.
-        tasks = list(FollowUpTask.objects.filter(campaign=overdue).select_related("assignee").order_by("id"))
+        self.work_tasks(overdue, share=0.7, platform=platform)
+        self.work_tasks(running, share=0.3, platform=platform)
+
+    def work_tasks(self, campaign, *, share, platform):
+        """Record contacts on a share of the campaign's tasks, verify or return some of them,
+        then move the completion times back into the campaign's period, so the demo dashboard
+        shows a history (weeks of completions, late and on-time work) rather than one moment."""
+        today = timezone.localdate()
+        tasks = list(FollowUpTask.objects.filter(campaign=campaign).select_related("assignee").order_by("id"))
         outcomes = [Outcome.CONVERTED, Outcome.INTERESTED, Outcome.DECLINED, Outcome.REACHED, Outcome.NOT_REACHABLE]
-        for index, task in enumerate(tasks[: len(tasks) * 2 // 3]):
-            outcome = outcomes[index % len(outcomes)]
+        weights = [12, 18, 20, 40, 10]
+        period_days = max((min(campaign.due_on, today) - campaign.starts_on).days, 1)
+        for index, task in enumerate(tasks[: int(len(tasks) * share)]):
+            outcome = random.choices(outcomes, weights)[0]
             complete = outcome != Outcome.NOT_REACHABLE
             campaign_services.task_record_contact(
                 task=task,
@@ -175,10 +184,19 @@ class Command(BaseCommand):
                 next_follow_up_on=today + datetime.timedelta(days=30),
                 complete=complete,
             )
+            if not complete:
+                continue
+            # One task in ten was finished after its due date.
+            late = random.random() < 0.1 and campaign.due_on < today
+            day = campaign.due_on + datetime.timedelta(days=random.randint(1, 4)) if late else (
+                campaign.starts_on + datetime.timedelta(days=random.randint(0, period_days))
+            )
+            moment = timezone.make_aware(datetime.datetime.combine(day, datetime.time(random.randint(9, 18))))
+            FollowUpTask.objects.filter(pk=task.pk).update(completed_at=moment)
             task.refresh_from_db()
-            if complete and index % 3 == 0:
+            if index % 3 == 0:
                 campaign_services.task_verify(task=task, actor=platform)
-            elif complete and index % 7 == 1:
+            elif index % 7 == 1:
                 campaign_services.task_return(task=task, actor=platform, reason="请补充面谈记录")
 
     def print_accounts(self, accounts):
