@@ -14,6 +14,7 @@ from collections import Counter
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from customers.imports.mapping import OUTCOME_FIELDS, mapping_validate
 from customers.imports.parsing import ParsedTable
@@ -171,7 +172,7 @@ def outcomes_check(
             row.error(
                 column=headers["customer_no"],
                 value=row.raw["customer_no"],
-                message=_("Unknown customer number: import the roster first."),
+                msgid=gettext_noop("Unknown customer number: import the roster first."),
             )
         if row.errors:
             report.invalid += 1
@@ -197,7 +198,7 @@ def word_fields_resolve(*, row: CheckedRow, headers: dict[str, str]) -> None:
             row.error(
                 column=headers["outcome"],
                 value=row.raw["outcome"],
-                message=_("Invalid outcome: use converted, declined, reached, interested, not_reachable, yes or no."),
+                msgid=gettext_noop("Invalid outcome: use converted, declined, reached, interested, not_reachable, yes or no."),
             )
     if "channel" in row.values:
         word = text_normalize(row.raw["channel"]).lower()
@@ -208,6 +209,6 @@ def word_fields_resolve(*, row: CheckedRow, headers: dict[str, str]) -> None:
             row.error(
                 column=headers["channel"],
                 value=row.raw["channel"],
-                message=_("Invalid channel: use phone, visit, wechat, sms, email or unknown."),
+                msgid=gettext_noop("Invalid channel: use phone, visit, wechat, sms, email or unknown."),
             )
 

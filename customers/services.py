@@ -4,6 +4,10 @@ A roster import matches customers on `customer_no`. It creates the new ones, upd
 changed ones and leaves the rest untouched, so importing the same file twice writes nothing
 the second time. A blank cell keeps the customer's current value (or the model default for
 a new customer); the import never clears a field.
+
+A row's client manager must belong to the customer's branch, a branch above it or one of
+its sub-branches. Tasks are filed under the manager's branch, so a manager from another
+line of the branch tree would give a task whose customer its supervisor cannot open.
 """
 
 import logging
@@ -14,6 +18,7 @@ from decimal import Decimal
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from portal.models import Role, User
 
@@ -31,6 +36,8 @@ logger = logging.getLogger(__name__)
 WRITE_BATCH_SIZE = 1000
 LOOKUP_CHUNK_SIZE = 900
 DEFAULT_ERROR_LIMIT = 200
+# The user columns the client-manager checks read.
+STAFF_FIELDS = ("pk", "username", "role", "is_active", "branch_id")
 
 # Customer fields a roster row can set directly. Branch, client manager and tier are resolved first.
 PLAIN_FIELDS = [
@@ -130,30 +137,45 @@ def roster_import_plan(
 ) -> RosterPlan:
     """Validate every row and decide, customer by customer, what to create or update.
 
-    Queries: branches, client managers and tiers once each, then existing customers in
-    chunks of LOOKUP_CHUNK_SIZE, and none per row."""
+    Queries: branches and tiers once each, then existing customers and the users named as
+    client managers in chunks of LOOKUP_CHUNK_SIZE, and none per row."""
     field_columns = mapping_validate(mapping=mapping, headers=table.headers, fields=ROSTER_FIELDS)
     if "branch" not in field_columns and default_branch is None:
         raise MappingInvalid(_("The file has no branch column, so choose a default branch for new customers."))
 
-    branches = {branch.code: branch for branch in Branch.objects.all()}
-    managers = {
-        manager.username: manager
-        for manager in User.objects.filter(role=Role.CLIENT_MANAGER, is_active=True)
-    }
+    branches = list(Branch.objects.all())
     tiers = list(Tier.objects.order_by("min_aum"))
     report = ImportReport(total=len(table.rows))
     plan = RosterPlan(report=report)
+    checked_rows = list(rows_check(table=table, mapping=mapping, fields=ROSTER_FIELDS))
 
-    checked_rows = []
-    for row in rows_check(table=table, mapping=mapping, fields=ROSTER_FIELDS):
-        references_resolve(row=row, table=table, field_columns=field_columns, branches=branches, managers=managers)
-        checked_rows.append(row)
-
-    numbers = [row.values["customer_no"] for row in checked_rows if not row.errors]
+    numbers = list(dict.fromkeys(row.values["customer_no"] for row in checked_rows if "customer_no" in row.values))
     existing = customers_by_number(numbers=numbers)
-    now = timezone.now()
+    # A row that moves a customer to another branch without naming a client manager keeps
+    # the current one, so that manager is loaded for the branch check too.
+    moved_customers = [
+        existing.get(row.values.get("customer_no"))
+        for row in checked_rows
+        if "branch" in row.values and "client_manager" not in row.values
+    ]
+    staff_by_username, staff_by_id = staff_load(
+        usernames={row.values["client_manager"] for row in checked_rows if "client_manager" in row.values},
+        user_ids={customer.client_manager_id for customer in moved_customers if customer and customer.client_manager_id},
+    )
+    references = RosterReferences(
+        headers={field_name: table.headers[index] for field_name, index in field_columns.items()},
+        branches_by_code={branch.code: branch for branch in branches},
+        branches_by_id={branch.pk: branch for branch in branches},
+        staff_by_username=staff_by_username,
+        staff_by_id=staff_by_id,
+        default_branch=default_branch,
+    )
+    for row in checked_rows:
+        customer = existing.get(row.values.get("customer_no"))
+        references_resolve(row=row, references=references)
+        manager_line_check(row=row, references=references, customer=customer)
 
+    now = timezone.now()
     for row in checked_rows:
         if not row.errors:
             customer = existing.get(row.values["customer_no"])
@@ -179,28 +201,142 @@ def roster_import_plan(
     return plan
 
 
-def references_resolve(*, row: CheckedRow, table: ParsedTable, field_columns: dict[str, int], branches, managers) -> None:
-    """Replace the branch code and client-manager username of `row` with the objects, or record errors."""
+@dataclass(frozen=True)
+class RosterReferences:
+    """The branches and users a roster file refers to, loaded once for all rows. `headers`
+    maps each mapped field name to its column header."""
+
+    headers: dict[str, str]
+    branches_by_code: dict[str, Branch]
+    branches_by_id: dict[int, Branch]
+    staff_by_username: dict[str, User]
+    staff_by_id: dict[int, User]
+    default_branch: Branch | None
+
+
+def staff_load(*, usernames: set[str], user_ids: set[int]) -> tuple[dict[str, User], dict[int, User]]:
+    """Return the users with the given usernames, keyed by username, and those with the
+    given ids, keyed by id. Loads only STAFF_FIELDS, in chunks of LOOKUP_CHUNK_SIZE."""
+    by_username: dict[str, User] = {}
+    by_id: dict[int, User] = {}
+    names = sorted(usernames)
+    for start in range(0, len(names), LOOKUP_CHUNK_SIZE):
+        for user in User.objects.filter(username__in=names[start:start + LOOKUP_CHUNK_SIZE]).only(*STAFF_FIELDS):
+            by_username[user.username] = user
+    ids = sorted(user_ids)
+    for start in range(0, len(ids), LOOKUP_CHUNK_SIZE):
+        for user in User.objects.filter(pk__in=ids[start:start + LOOKUP_CHUNK_SIZE]).only(*STAFF_FIELDS):
+            by_id[user.pk] = user
+    return by_username, by_id
+
+
+def branch_label(branch: Branch) -> str:
+    return f"{branch.name} ({branch.code})"
+
+
+def branches_in_line(first: Branch, second: Branch) -> bool:
+    """Return True when one branch is the other or lies below it in the branch tree."""
+    return first.path.startswith(second.path) or second.path.startswith(first.path)
+
+
+def references_resolve(*, row: CheckedRow, references: RosterReferences) -> None:
+    """Replace the branch code and client-manager username of `row` with the objects, or
+    record errors. An unusable branch or client manager becomes None."""
     code = row.values.get("branch")
     if code is not None:
-        branch = branches.get(code)
+        branch = references.branches_by_code.get(code)
         if branch is None:
             row.error(
-                column=table.headers[field_columns["branch"]],
+                column=references.headers["branch"],
                 value=row.raw["branch"],
-                message=_("Unknown branch code: no branch has this code."),
+                msgid=gettext_noop("Unknown branch code: no branch has this code."),
             )
         row.values["branch"] = branch
     username = row.values.get("client_manager")
     if username is not None:
-        manager = managers.get(username)
-        if manager is None:
-            row.error(
-                column=table.headers[field_columns["client_manager"]],
-                value=row.raw["client_manager"],
-                message=_("Unknown client manager: no active client manager has this username."),
-            )
+        manager = references.staff_by_username.get(username)
+        if not manager_check(row=row, manager=manager, username=username, headers=references.headers):
+            manager = None
         row.values["client_manager"] = manager
+
+
+def manager_line_check(*, row: CheckedRow, references: RosterReferences, customer: Customer | None) -> None:
+    """Record an error when the client manager's branch is not in the same line of the
+    branch tree as the customer's branch. Call after references_resolve.
+
+    `customer` is the existing customer with the row's number, if any. Without a branch cell
+    the customer's branch is their current one, or the default branch for a new customer. A
+    row that moves an existing customer to another branch without naming a client manager
+    is checked against the customer's current client manager. Rows that change neither the
+    branch nor the client manager are not checked."""
+    branch_given = "branch" in row.values
+    username = row.raw.get("client_manager", "").strip() or None
+    if branch_given:
+        target_branch = row.values["branch"]
+    elif customer is not None:
+        target_branch = references.branches_by_id.get(customer.branch_id)
+    else:
+        target_branch = references.default_branch
+    if target_branch is None:
+        # An unknown branch code is already an error, and a new customer without any branch
+        # gets one from customer_build.
+        return
+    manager = row.values.get("client_manager")
+    if manager is not None:
+        manager_branch = references.branches_by_id.get(manager.branch_id)
+        if manager_branch is not None and not branches_in_line(manager_branch, target_branch):
+            row.error(
+                column=references.headers["client_manager"],
+                value=row.raw["client_manager"],
+                msgid=gettext_noop(
+                    "Client manager %(manager)s belongs to branch %(manager_branch)s, which is neither above "
+                    "nor below the customer's branch %(customer_branch)s. Choose a client manager of "
+                    "%(customer_branch)s, of a branch above it or of one of its sub-branches."
+                ),
+                params={
+                    "manager": manager.username,
+                    "manager_branch": branch_label(manager_branch),
+                    "customer_branch": branch_label(target_branch),
+                },
+            )
+    elif username is None and branch_given and customer is not None and customer.client_manager_id:
+        current_manager = references.staff_by_id.get(customer.client_manager_id)
+        manager_branch = references.branches_by_id.get(current_manager.branch_id) if current_manager else None
+        if manager_branch is not None and not branches_in_line(manager_branch, target_branch):
+            row.error(
+                column=references.headers["branch"],
+                value=row.raw["branch"],
+                msgid=gettext_noop(
+                    "The customer's client manager %(manager)s belongs to branch %(manager_branch)s, which is "
+                    "neither above nor below the new branch %(customer_branch)s. Give the row a client manager "
+                    "of %(customer_branch)s, of a branch above it or of one of its sub-branches."
+                ),
+                params={
+                    "manager": current_manager.username,
+                    "manager_branch": branch_label(manager_branch),
+                    "customer_branch": branch_label(target_branch),
+                },
+            )
+
+
+def manager_check(*, row: CheckedRow, manager: User | None, username: str, headers: dict[str, str]) -> bool:
+    """Return True when `manager` can be a customer's client manager, else record why not."""
+    column = headers["client_manager"]
+    value = row.raw["client_manager"]
+    if manager is None:
+        msgid = gettext_noop("Unknown client manager: no user has this username.")
+    elif manager.role != Role.CLIENT_MANAGER:
+        msgid = gettext_noop("User %(manager)s is not a client manager. Choose a user with the client manager role.")
+    elif not manager.is_active:
+        msgid = gettext_noop("Client manager %(manager)s is inactive. Choose an active client manager.")
+    elif manager.branch_id is None:
+        msgid = gettext_noop(
+            "Client manager %(manager)s has no branch. Set the user's branch first or choose another client manager."
+        )
+    else:
+        return True
+    row.error(column=column, value=value, msgid=msgid, params={} if manager is None else {"manager": username})
+    return False
 
 
 def customers_by_number(*, numbers: list[str], only: tuple[str, ...] = ()) -> dict[str, Customer]:
@@ -224,7 +360,7 @@ def customer_build(*, row: CheckedRow, default_branch: Branch | None, tiers: lis
         row.error(
             column="",
             value="",
-            message=_("Missing branch: a new customer needs a branch code or a default branch."),
+            msgid=gettext_noop("Missing branch: a new customer needs a branch code or a default branch."),
         )
         return None
     customer = Customer(customer_no=row.values["customer_no"], branch=branch, extra=dict(row.extra))

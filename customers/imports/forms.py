@@ -62,7 +62,10 @@ class ImportUploadForm(BootstrapFormMixin, forms.Form):
 
 
 class ImportMappingForm(BootstrapFormMixin, forms.Form):
-    """One select per file column, named column_<index> and labelled with the header."""
+    """One select per file column, named column_<index> and labelled with the header.
+
+    The selects are added after BootstrapFormMixin has styled the declared fields, so they
+    carry the form-select class themselves."""
 
     def __init__(self, *args, headers: list[str], fields: list[ImportField], initial_mapping: dict[str, str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -72,7 +75,11 @@ class ImportMappingForm(BootstrapFormMixin, forms.Form):
         choices += [(import_field.name, import_field.label) for import_field in fields]
         for index, header in enumerate(headers):
             self.fields[f"column_{index}"] = forms.ChoiceField(
-                label=header, choices=choices, required=False, initial=initial_mapping.get(header, EXTRA)
+                label=header,
+                choices=choices,
+                required=False,
+                initial=initial_mapping.get(header, EXTRA),
+                widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
             )
 
     def clean(self):

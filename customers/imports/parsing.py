@@ -10,16 +10,20 @@ import codecs
 import csv
 import datetime
 import io
+import logging
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from charset_normalizer import from_bytes
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from .report import ImportInvalid
+from .report import ErrorMessage, ImportInvalid
+
+logger = logging.getLogger(__name__)
 
 DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t"}
 CHINESE_ENCODINGS = {"gb18030", "gbk", "gb2312", "hz"}
@@ -28,7 +32,8 @@ SAMPLE_BYTES = 64 * 1024
 
 
 class FileFormatError(ImportInvalid):
-    """The file cannot be read as a table: wrong type, undecodable, empty or without a header."""
+    """The file cannot be read as a table: wrong type, undecodable, empty, without a header
+    or without data rows."""
 
 
 @dataclass
@@ -36,7 +41,7 @@ class ParsedRow:
     number: int
     values: list[str]
     # Set when the row has more or fewer fields than the header.
-    field_count_error: str = ""
+    field_count_error: ErrorMessage | None = None
 
 
 @dataclass
@@ -66,14 +71,20 @@ class ReadOptions:
 
 
 def table_read(*, path: Path | str, options: ReadOptions = ReadOptions(), original_name: str = "") -> ParsedTable:
-    """Read the CSV or XLSX file at `path`; the file type comes from `original_name` or the path."""
+    """Read the CSV or XLSX file at `path`; the file type comes from `original_name` or the path.
+
+    Raises FileFormatError when the file cannot be read or has a header row but no data rows."""
     name = (original_name or str(path)).lower()
     if name.endswith((".xlsx", ".xlsm")):
-        return xlsx_read(path=path, sheet=options.sheet)
-    if name.endswith(".xls"):
+        table = xlsx_read(path=path, sheet=options.sheet)
+    elif name.endswith(".xls"):
         raise FileFormatError(_("Old Excel .xls files are not supported. Save the file as .xlsx or CSV and upload it again."))
-    data = Path(path).read_bytes()
-    return csv_read(data=data, delimiter=options.delimiter, encoding=options.encoding)
+    else:
+        data = Path(path).read_bytes()
+        table = csv_read(data=data, delimiter=options.delimiter, encoding=options.encoding)
+    if not table.rows:
+        raise FileFormatError(_("The file has a header row but no data rows. Add rows below the header and upload it again."))
+    return table
 
 
 def encoding_detect(data: bytes) -> str:
@@ -117,8 +128,10 @@ def csv_read(*, data: bytes, delimiter: str = "", encoding: str = "") -> ParsedT
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
+        logger.info("CSV file cannot be decoded as %s: %s", encoding, error)
         raise FileFormatError(
-            _("The file cannot be decoded as %(encoding)s: %(error)s") % {"encoding": encoding, "error": error}
+            _("The file cannot be decoded as %(encoding)s. Save it as UTF-8 or GB18030 and upload it again.")
+            % {"encoding": encoding}
         ) from error
     text = text.lstrip("\ufeff")
     if delimiter:
@@ -143,7 +156,10 @@ def csv_read(*, data: bytes, delimiter: str = "", encoding: str = "") -> ParsedT
                 continue
             rows.append(row_build(number=first_line, values=record, width=len(headers), pad=False))
     except csv.Error as error:
-        raise FileFormatError(_("The CSV file is malformed near line %(line)s: %(error)s") % {"line": lines_read + 1, "error": error}) from error
+        logger.info("CSV file is malformed near line %s: %s", lines_read + 1, error)
+        raise FileFormatError(
+            _("The CSV file is malformed near line %(line)s. Check that line for unbalanced quotes or binary characters.") % {"line": lines_read + 1}
+        ) from error
     if headers is None:
         raise FileFormatError(_("The file is empty: it has no header row."))
     headers_check(headers)
@@ -173,7 +189,11 @@ def xlsx_read(*, path: Path | str, sheet: str = "") -> ParsedTable:
     try:
         workbook = load_workbook(filename=path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise FileFormatError(_("The file is not a readable XLSX workbook: %(error)s") % {"error": error}) from error
+        # The library's text is English and technical, so it goes to the log only.
+        logger.info("XLSX file %s cannot be read: %r", path, error)
+        raise FileFormatError(
+            _("The file is not a readable XLSX workbook. Open it in Excel, save it as .xlsx and upload it again.")
+        ) from error
     try:
         if sheet:
             if sheet not in workbook.sheetnames:
@@ -222,8 +242,10 @@ def row_build(*, number: int, values: list[str], width: int, pad: bool) -> Parse
         return ParsedRow(
             number=number,
             values=values,
-            field_count_error=_("The row has %(found)s fields but the header has %(expected)s.")
-            % {"found": len(values), "expected": width},
+            field_count_error=ErrorMessage(
+                gettext_noop("The row has %(found)s fields but the header has %(expected)s."),
+                {"found": len(values), "expected": width},
+            ),
         )
     if len(values) < width:
         if pad:
@@ -231,8 +253,10 @@ def row_build(*, number: int, values: list[str], width: int, pad: bool) -> Parse
         return ParsedRow(
             number=number,
             values=values,
-            field_count_error=_("The row has %(found)s fields but the header has %(expected)s.")
-            % {"found": len(values), "expected": width},
+            field_count_error=ErrorMessage(
+                gettext_noop("The row has %(found)s fields but the header has %(expected)s."),
+                {"found": len(values), "expected": width},
+            ),
         )
     return ParsedRow(number=number, values=values)
 

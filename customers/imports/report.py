@@ -1,9 +1,19 @@
 """The report of an import, and the errors that stop one.
 
 Every error about the whole file or the request subclasses ImportInvalid, so a view or
-command catches that one class. Problems of single rows are RowError values in the report."""
+command catches that one class. Problems of single rows are RowError values in the report.
 
+Row errors keep their message untranslated (a msgid marked with gettext_noop, plus the
+values of its placeholders), because RosterImport.errors stores them and each reader sees
+them in their own language.
+"""
+
+import logging
 from dataclasses import dataclass, field
+
+from django.utils.translation import gettext
+
+logger = logging.getLogger(__name__)
 
 
 class ImportInvalid(Exception):
@@ -22,6 +32,30 @@ class ImportStateError(ImportInvalid):
     """The import record is not in a status that allows the requested step."""
 
 
+def message_translate(*, msgid: str, params: dict | None = None) -> str:
+    """Translate `msgid` into the active language and fill its %(name)s placeholders."""
+    translated = gettext(msgid)
+    if not params:
+        return translated
+    try:
+        return translated % params
+    except (KeyError, ValueError, TypeError):
+        # A translation whose placeholders do not match the msgid must not hide the error.
+        logger.warning("Translation of %r does not match its parameters %r", msgid, sorted(params))
+        return msgid % params
+
+
+@dataclass(frozen=True)
+class ErrorMessage:
+    """An untranslated message: a msgid marked with gettext_noop and its placeholder values."""
+
+    msgid: str
+    params: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return message_translate(msgid=self.msgid, params=self.params)
+
+
 @dataclass(frozen=True)
 class RowError:
     """One invalid value or row. `row` is the file's row number (the header is row 1)."""
@@ -29,10 +63,29 @@ class RowError:
     row: int
     column: str
     value: str
-    message: str
+    msgid: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The message in the active language."""
+        return message_translate(msgid=self.msgid, params=self.params)
 
     def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+        """Return the error as stored in RosterImport.errors, with the message untranslated."""
+        return {"row": self.row, "column": self.column, "value": self.value, "msgid": self.msgid, "params": self.params}
+
+
+def stored_error_display(entry: dict) -> dict:
+    """Return a RosterImport.errors entry with its message in the active language.
+
+    Entries stored before messages were kept untranslated contain a "message" string in the
+    language of whoever previewed the file, and are shown as they are."""
+    if "msgid" in entry:
+        message = message_translate(msgid=entry["msgid"], params=entry.get("params"))
+    else:
+        message = entry.get("message", "")
+    return {"row": entry.get("row"), "column": entry.get("column", ""), "value": entry.get("value", ""), "message": message}
 
 
 @dataclass

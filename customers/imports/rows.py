@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from .mapping import IGNORE, ImportField, extra_columns, fields_by_name, mapping_validate
 from .parsing import ParsedTable
@@ -21,8 +21,9 @@ class CheckedRow:
     extra: dict[str, str] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
 
-    def error(self, *, column: str, value: str, message: str) -> None:
-        self.errors.append(RowError(row=self.number, column=column, value=value, message=message))
+    def error(self, *, column: str, value: str, msgid: str, params: dict | None = None) -> None:
+        """Record an error. `msgid` is untranslated (marked with gettext_noop) and `params` fill its placeholders."""
+        self.errors.append(RowError(row=self.number, column=column, value=value, msgid=msgid, params=params or {}))
 
 
 def rows_check(*, table: ParsedTable, mapping: dict[str, str], fields: list[ImportField]) -> Iterator[CheckedRow]:
@@ -38,7 +39,9 @@ def rows_check(*, table: ParsedTable, mapping: dict[str, str], fields: list[Impo
     for parsed in table.rows:
         row = CheckedRow(number=parsed.number)
         if parsed.field_count_error:
-            row.error(column="", value="", message=parsed.field_count_error)
+            row.error(
+                column="", value="", msgid=parsed.field_count_error.msgid, params=parsed.field_count_error.params
+            )
             yield row
             continue
 
@@ -48,12 +51,12 @@ def rows_check(*, table: ParsedTable, mapping: dict[str, str], fields: list[Impo
             row.raw[field_name] = text
             if not text.strip():
                 if known[field_name].required:
-                    row.error(column=header, value=text, message=_("Missing value: this field is required."))
+                    row.error(column=header, value=text, msgid=gettext_noop("Missing value: this field is required."))
                 continue
             try:
                 row.values[field_name] = known[field_name].parse(text)
             except ValueInvalid as error:
-                row.error(column=header, value=text, message=str(error))
+                row.error(column=header, value=text, msgid=error.msgid, params=error.params)
 
         for header, index in extras:
             if mapping.get(header) != IGNORE:
@@ -66,6 +69,7 @@ def rows_check(*, table: ParsedTable, mapping: dict[str, str], fields: list[Impo
                 row.error(
                     column=table.headers[field_columns["customer_no"]],
                     value=customer_no,
-                    message=_("Duplicate customer number: it already appears in row %(row)s.") % {"row": first_row},
+                    msgid=gettext_noop("Duplicate customer number: it already appears in row %(row)s."),
+                    params={"row": first_row},
                 )
         yield row

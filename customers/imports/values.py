@@ -1,5 +1,5 @@
 """Parsers for single cell values. Each takes the cell's text and returns the Python value
-to store, or raises ValueInvalid with a message a user can act on. None of them accept a
+to store, or raises ValueInvalid with an untranslated message a user can act on. None of them accept a
 value they would have to guess at, so nothing damaged is stored."""
 
 import datetime
@@ -10,11 +10,22 @@ from decimal import Decimal, InvalidOperation
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from .report import message_translate
 
 
 class ValueInvalid(Exception):
-    pass
+    """A cell value that cannot be parsed. `msgid` is marked with gettext_noop and `params`
+    fill its placeholders, so the row error can be stored untranslated."""
+
+    def __init__(self, msgid: str, params: dict | None = None):
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params or {}
+
+    def __str__(self) -> str:
+        return message_translate(msgid=self.msgid, params=self.params)
 
 
 def text_normalize(value: str) -> str:
@@ -41,14 +52,14 @@ def boolean_parse(value: str) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ValueInvalid(_("Invalid yes/no value: use yes/no, true/false, 1/0 or 是/否."))
+    raise ValueInvalid(gettext_noop("Invalid yes/no value: use yes/no, true/false, 1/0 or 是/否."))
 
 
 def gender_parse(value: str) -> str:
     word = text_normalize(value).lower()
     if word in GENDER_WORDS:
         return GENDER_WORDS[word]
-    raise ValueInvalid(_("Invalid gender: use M/F, male/female or 男/女."))
+    raise ValueInvalid(gettext_noop("Invalid gender: use M/F, male/female or 男/女."))
 
 
 def amount_parse(value: str) -> Decimal:
@@ -69,15 +80,15 @@ def amount_parse(value: str) -> Decimal:
     if GROUPED_AMOUNT_PATTERN.match(text):
         text = text.replace(",", "")
     if not AMOUNT_PATTERN.match(text):
-        raise ValueInvalid(_("Invalid amount: expected a number such as 1,234,567.89 (thousands separators, ¥ or CNY allowed)."))
+        raise ValueInvalid(gettext_noop("Invalid amount: expected a number such as 1,234,567.89 (thousands separators, ¥ or CNY allowed)."))
     try:
         amount = Decimal(text)
     except InvalidOperation as error:
-        raise ValueInvalid(_("Invalid amount: expected a number such as 1,234,567.89.")) from error
+        raise ValueInvalid(gettext_noop("Invalid amount: expected a number such as 1,234,567.89.")) from error
     if amount.as_tuple().exponent < -2:
-        raise ValueInvalid(_("Invalid amount: more than two decimal places."))
+        raise ValueInvalid(gettext_noop("Invalid amount: more than two decimal places."))
     if amount > MAX_AMOUNT:
-        raise ValueInvalid(_("Invalid amount: larger than the maximum of 9,999,999,999,999,999.99."))
+        raise ValueInvalid(gettext_noop("Invalid amount: larger than the maximum of 9,999,999,999,999,999.99."))
     return -amount if negative else amount
 
 
@@ -85,12 +96,12 @@ def date_parse(value: str) -> datetime.date:
     """Parse 2024-01-05, 2024/1/5, 2024.1.5 or 2024年1月5日."""
     match = DATE_PATTERN.match(text_normalize(value))
     if not match:
-        raise ValueInvalid(_("Invalid date: use YYYY-MM-DD or YYYY/M/D."))
+        raise ValueInvalid(gettext_noop("Invalid date: use YYYY-MM-DD or YYYY/M/D."))
     year, month, day = (int(part) for part in match.groups())
     try:
         return datetime.date(year, month, day)
     except ValueError as error:
-        raise ValueInvalid(_("Invalid date: the month or day is out of range.")) from error
+        raise ValueInvalid(gettext_noop("Invalid date: the month or day is out of range.")) from error
 
 
 def datetime_parse(value: str) -> datetime.datetime:
@@ -101,7 +112,7 @@ def datetime_parse(value: str) -> datetime.datetime:
     try:
         return datetime.datetime.fromisoformat(text.replace("/", "-"))
     except ValueError as error:
-        raise ValueInvalid(_("Invalid date and time: use YYYY-MM-DD HH:MM.")) from error
+        raise ValueInvalid(gettext_noop("Invalid date and time: use YYYY-MM-DD HH:MM.")) from error
 
 
 def integer_parse(value: str, *, minimum: int = 0, maximum: int = 2_147_483_647) -> int:
@@ -109,11 +120,12 @@ def integer_parse(value: str, *, minimum: int = 0, maximum: int = 2_147_483_647)
     if text.endswith(".0"):
         text = text[:-2]
     if not re.fullmatch(r"-?\d+", text):
-        raise ValueInvalid(_("Invalid whole number."))
+        raise ValueInvalid(gettext_noop("Invalid whole number."))
     number = int(text)
     if not minimum <= number <= maximum:
         raise ValueInvalid(
-            _("Invalid number: must be between %(minimum)s and %(maximum)s.") % {"minimum": minimum, "maximum": maximum}
+            gettext_noop("Invalid number: must be between %(minimum)s and %(maximum)s."),
+            {"minimum": minimum, "maximum": maximum},
         )
     return number
 
@@ -123,9 +135,9 @@ def phone_parse(value: str) -> str:
     try:
         number = phonenumbers.parse(text_normalize(value), "CN")
     except phonenumbers.NumberParseException as error:
-        raise ValueInvalid(_("Invalid phone number.")) from error
+        raise ValueInvalid(gettext_noop("Invalid phone number.")) from error
     if not phonenumbers.is_valid_number(number):
-        raise ValueInvalid(_("Invalid phone number."))
+        raise ValueInvalid(gettext_noop("Invalid phone number."))
     if number.country_code == 86:
         return phonenumbers.national_significant_number(number)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -136,7 +148,7 @@ def email_parse(value: str) -> str:
     try:
         validate_email(text)
     except ValidationError as error:
-        raise ValueInvalid(_("Invalid e-mail address.")) from error
+        raise ValueInvalid(gettext_noop("Invalid e-mail address.")) from error
     return text
 
 
@@ -147,8 +159,8 @@ def text_parser(max_length: int):
         text = value.strip()
         if len(text) > max_length:
             raise ValueInvalid(
-                _("Too long: %(length)s characters, at most %(max_length)s allowed.")
-                % {"length": len(text), "max_length": max_length}
+                gettext_noop("Too long: %(length)s characters, at most %(max_length)s allowed."),
+                {"length": len(text), "max_length": max_length},
             )
         return text
 

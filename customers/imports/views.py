@@ -9,7 +9,7 @@ from customers.models import RosterImport
 from portal.permissions import PLATFORM, role_required
 
 from .forms import ImportMappingForm, ImportUploadForm
-from .report import ImportInvalid
+from .report import ImportInvalid, stored_error_display
 from .services import (
     import_fields,
     roster_import_apply,
@@ -87,7 +87,8 @@ def import_mapping(request, pk):
 @role_required(*PLATFORM)
 def import_detail(request, pk):
     roster_import = get_object_or_404(RosterImport.objects.select_related("created_by"), pk=pk)
-    return render(request, "customers/import_detail.html", {"roster_import": roster_import})
+    errors = [stored_error_display(entry) for entry in roster_import.errors]
+    return render(request, "customers/import_detail.html", {"roster_import": roster_import, "errors": errors})
 
 
 @role_required(*PLATFORM)

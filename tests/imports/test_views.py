@@ -1,3 +1,4 @@
+import re
 from http import HTTPStatus
 
 import pytest
@@ -84,7 +85,7 @@ def test_mapping_preview_counts_and_errors(platform_client, uploaded):
     assert uploaded.summary["new"] == 1
     assert uploaded.summary["invalid"] == 1
     assert uploaded.errors == [
-        {"row": 3, "column": "网点", "value": "ZZ", "message": "Unknown branch code: no branch has this code."}
+        {"row": 3, "column": "网点", "value": "ZZ", "msgid": "Unknown branch code: no branch has this code.", "params": {}}
     ]
     detail = platform_client.get(reverse("customers:import_detail", args=[uploaded.pk])).content.decode()
     assert "Unknown branch code" in detail
@@ -255,3 +256,22 @@ def test_xlsx_upload_keeps_leading_zeros(platform_client, branch_tree, tmp_path)
     assert customer.customer_no == "000123"
     assert customer.branch == branch_tree["b"]
     assert customer.tier.code == "platinum"
+
+
+def test_upload_header_without_rows_rejected(platform_client, settings):
+    response = upload(platform_client, content="客户号,姓名,网点\n".encode("gbk"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert "The file has a header row but no data rows" in response.content.decode()
+    assert RosterImport.objects.count() == 0
+    assert not any(path.is_file() for path in settings.MEDIA_ROOT.rglob("*"))
+
+
+def test_mapping_selects_styled(platform_client, uploaded):
+    response = platform_client.get(reverse("customers:import_mapping", args=[uploaded.pk]))
+
+    body = response.content.decode()
+    for index in range(4):
+        select = re.search(rf'<select name="column_{index}"[^>]*>', body)
+        assert select is not None
+        assert "form-select" in select.group(0)
