@@ -13,20 +13,23 @@ LOCALE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 
 def read_po_entries(path: Path):
-    """Yield (flags, msgid, msgstr list) for every entry of a PO file, header excluded."""
-    entry = {"flags": "", "msgid": None, "msgstr": []}
+    """Yield (flags, context, msgid, msgstr list) for every entry of a PO file, header excluded."""
+    entry = {"flags": "", "msgctxt": None, "msgid": None, "msgstr": []}
     current = None
     lines = path.read_text(encoding="utf-8").splitlines() + [""]
     for line in lines:
         if not line.strip():
             if entry["msgid"]:
-                yield entry["flags"], entry["msgid"], entry["msgstr"]
-            entry = {"flags": "", "msgid": None, "msgstr": []}
+                yield entry["flags"], entry["msgctxt"], entry["msgid"], entry["msgstr"]
+            entry = {"flags": "", "msgctxt": None, "msgid": None, "msgstr": []}
             current = None
         elif line.startswith("#,"):
             entry["flags"] += line
         elif line.startswith("#"):
             continue
+        elif line.startswith("msgctxt "):
+            entry["msgctxt"] = eval(line[8:])  # noqa: S307
+            current = "msgctxt"
         elif line.startswith("msgid "):
             entry["msgid"] = eval(line[6:])  # noqa: S307 - a PO string literal is a C string literal
             current = "msgid"
@@ -45,7 +48,7 @@ def read_po_entries(path: Path):
 
 def test_catalogue_has_no_untranslated_or_fuzzy():
     problems = []
-    for flags, msgid, msgstrs in read_po_entries(LOCALE / "django.po"):
+    for flags, _context, msgid, msgstrs in read_po_entries(LOCALE / "django.po"):
         if "fuzzy" in flags:
             problems.append(f"fuzzy: {msgid!r}")
         elif not all(msgstrs):
@@ -57,8 +60,9 @@ def test_compiled_catalogue_matches_source():
     with open(LOCALE / "django.mo", "rb") as compiled:
         catalogue = gettext.GNUTranslations(compiled)
     stale = []
-    for flags, msgid, msgstrs in read_po_entries(LOCALE / "django.po"):
-        if len(msgstrs) == 1 and catalogue.gettext(msgid) != msgstrs[0]:
+    for _flags, context, msgid, msgstrs in read_po_entries(LOCALE / "django.po"):
+        translated = catalogue.pgettext(context, msgid) if context else catalogue.gettext(msgid)
+        if len(msgstrs) == 1 and translated != msgstrs[0]:
             stale.append(msgid)
     assert stale == [], "run compilemessages: django.mo is older than django.po"
 
