@@ -15,6 +15,7 @@ from django_tables2 import RequestConfig
 from customers.filters import customer_filter_apply
 from customers.models import Customer
 from portal.exports import EXPORT_FORMATS, export_table
+from customers.privacy import REVEALABLE_FIELDS
 from portal.masking import mask_id_number, mask_phone
 from portal.models import Role
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
@@ -234,6 +235,7 @@ def _render_task_detail(request, task, *, contact_form=None, return_form=None, s
         "customer": customer,
         "masked_phone": mask_phone(customer.phone),
         "masked_id_number": mask_id_number(customer.id_number),
+        "revealable": REVEALABLE_FIELDS.get(user.role, ()),
         "is_overdue": task.status in services.ACTIVE_TASK_STATUSES and task.due_on < timezone.localdate(),
         "contacts": customer.contacts.select_related("recorded_by", "task__campaign")[:20],
         "events": task.events.select_related("actor"),

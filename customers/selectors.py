@@ -1,7 +1,7 @@
 """Reads of branches and customers. `customer_list_for` is the one place that decides which
 customers a user may see; every list, detail page, export and dashboard goes through it."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from portal.models import Role
@@ -14,8 +14,9 @@ def branch_subtree(*, branch: Branch) -> QuerySet[Branch]:
 
 
 def customer_list_for(*, user) -> QuerySet[Customer]:
-    """Return the customers `user` may see: a client manager their own, a supervisor those of
-    their branch subtree, a platform operator all. Administrators manage accounts and see none."""
+    """Return the customers `user` may see: a client manager their own and those of their tasks,
+    a supervisor those of their branch subtree, a platform operator all. Administrators manage
+    accounts and see none."""
     customers = Customer.objects.all()
     if not user.is_authenticated or not user.is_active:
         return customers.none()
@@ -24,7 +25,12 @@ def customer_list_for(*, user) -> QuerySet[Customer]:
     if user.role == Role.SUPERVISOR and user.branch_id:
         return customers.filter(branch__path__startswith=user.branch.path)
     if user.role == Role.CLIENT_MANAGER:
-        return customers.filter(client_manager=user)
+        # Besides their own book, the customers of the tasks they were given: a launch hands
+        # customers without a client manager to the managers of a fallback branch.
+        from campaigns.models import FollowUpTask
+
+        assigned = FollowUpTask.objects.filter(assignee=user).values("customer_id")
+        return customers.filter(Q(client_manager=user) | Q(pk__in=assigned))
     return customers.none()
 
 

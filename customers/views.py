@@ -1,5 +1,8 @@
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from campaigns.selectors import task_list_for
@@ -8,6 +11,7 @@ from portal.masking import mask_email, mask_id_number, mask_phone
 from portal.permissions import STAFF_WITH_CUSTOMERS, role_required
 
 from .filters import CustomerFilter
+from .privacy import REVEALABLE_FIELDS, RevealForbidden, customer_identifier_reveal
 from .selectors import customer_get_for, customer_list_for
 from .tables import CustomerTable
 
@@ -52,5 +56,19 @@ def customer_detail(request, pk):
             "masked_email": mask_email(customer.email),
             "tasks": tasks,
             "contacts": contacts,
+            "revealable": REVEALABLE_FIELDS.get(request.user.role, ()),
         },
     )
+
+
+@role_required(*STAFF_WITH_CUSTOMERS)
+@require_POST
+@never_cache
+def customer_reveal(request, pk, field):
+    """Return the full phone, e-mail or ID number as an htmx fragment and record the reveal."""
+    customer = customer_get_for(user=request.user, pk=pk)
+    try:
+        value = customer_identifier_reveal(user=request.user, customer=customer, field=field, request=request)
+    except RevealForbidden:
+        raise PermissionDenied from None
+    return render(request, "customers/partials/revealed_value.html", {"field": field, "value": value})

@@ -66,3 +66,27 @@ class User(AbstractUser):
     @property
     def is_administrator(self):
         return self.role == Role.ADMINISTRATOR
+
+
+class AuditEvent(models.Model):
+    """One entry of the audit trail: who did what to which record, when and from where.
+    Entries are only ever added; the portal offers no way to change or delete them."""
+
+    class Action(models.TextChoices):
+        REVEAL = "reveal", _("Revealed a full identifier")
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=30, choices=Action.choices)
+    object_type = models.CharField(_("record type"), max_length=50)
+    object_id = models.CharField(_("record id"), max_length=50)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
