@@ -28,6 +28,9 @@ class ImportField:
     parse: Callable[[str], object]
     aliases: tuple[str, ...] = ()
     required: bool = False
+    # The parser for cells of XLSX files when they need another one, e.g. to accept Excel
+    # date serial numbers, which in a CSV file would be a guess.
+    xlsx_parse: Callable[[str], object] | None = None
 
 
 def header_normalize(header: str) -> str:
@@ -39,17 +42,18 @@ def header_normalize(header: str) -> str:
 
 
 ROSTER_FIELDS = [
-    ImportField("customer_no", gettext_lazy("Customer number"), values.text_parser(32),
+    ImportField("customer_no", gettext_lazy("Customer number"), values.identifier_parser(32),
                 ("customer_no", "customerno", "customer number", "customer id", "客户号", "客户编号", "客户代码", "客户id"), True),
     ImportField("name", gettext_lazy("Name"), values.text_parser(100), ("name", "customer name", "姓名", "客户姓名", "客户名称")),
     ImportField("gender", gettext_lazy("Gender"), values.gender_parse, ("gender", "sex", "性别")),
     ImportField("birth_date", gettext_lazy("Birth date"), values.date_parse,
-                ("birth_date", "birthdate", "date of birth", "dob", "出生日期", "生日")),
+                ("birth_date", "birthdate", "date of birth", "dob", "出生日期", "生日"),
+                xlsx_parse=values.xlsx_date_parse),
     ImportField("age", gettext_lazy("Age"), lambda value: values.integer_parse(value, minimum=0, maximum=150), ("age", "年龄")),
     ImportField("phone", gettext_lazy("Phone"), values.phone_parse,
                 ("phone", "mobile", "mobile phone", "telephone", "手机号", "手机号码", "手机", "电话", "联系电话")),
     ImportField("email", gettext_lazy("E-mail"), values.email_parse, ("email", "e-mail", "mail", "邮箱", "电子邮箱", "电子邮件")),
-    ImportField("id_number", gettext_lazy("ID number"), values.text_parser(32),
+    ImportField("id_number", gettext_lazy("ID number"), values.id_number_parse,
                 ("id_number", "id number", "id no", "身份证号", "身份证号码", "证件号码", "证件号")),
     ImportField("occupation", gettext_lazy("Occupation"), values.text_parser(100), ("occupation", "job", "职业")),
     ImportField("marital_status", gettext_lazy("Marital status"), values.text_parser(30),
@@ -73,7 +77,7 @@ ROSTER_FIELDS = [
 
 # Bank-marketing names ("y", "contact", "campaign", "duration") are accepted as aliases.
 OUTCOME_FIELDS = [
-    ImportField("customer_no", gettext_lazy("Customer number"), values.text_parser(32),
+    ImportField("customer_no", gettext_lazy("Customer number"), values.identifier_parser(32),
                 ("customer_no", "customerno", "customer number", "customer id", "客户号", "客户编号"), True),
     ImportField("outcome", gettext_lazy("Outcome"), lambda value: value, ("outcome", "result", "y", "跟进结果", "结果"), True),
     ImportField("channel", gettext_lazy("Channel"), lambda value: value, ("channel", "contact", "联系方式", "渠道")),

@@ -13,6 +13,7 @@ import io
 import logging
 import zipfile
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -29,6 +30,8 @@ DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t"}
 CHINESE_ENCODINGS = {"gb18030", "gbk", "gb2312", "hz"}
 # Enough lines for csv.Sniffer and charset-normalizer; both slow down on whole files.
 SAMPLE_BYTES = 64 * 1024
+# Significant digits Excel keeps in a number cell.
+EXCEL_SIGNIFICANT_DIGITS = 15
 
 
 class FileFormatError(ImportInvalid):
@@ -179,8 +182,11 @@ def xlsx_cell_text(value) -> str:
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
-        # NOTE: a number cell of more than 15 digits has already lost precision in Excel,
-        # so long identifiers must be stored as text cells to survive.
+        if abs(value) >= 10**EXCEL_SIGNIFICANT_DIGITS:
+            # Excel keeps 15 significant digits, so a longer number cell has already lost its
+            # last digits. Showing those 15 digits followed by zeros, as Excel does, lets the
+            # identifier check reject the value; int(value) would print binary-rounding noise.
+            return str(int(Decimal(f"{value:.{EXCEL_SIGNIFICANT_DIGITS}g}")))
         return str(int(value))
     return str(value)
 

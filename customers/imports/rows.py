@@ -1,6 +1,5 @@
 """Turn the rows of a parsed file into field values and row errors, for any kind of import."""
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_noop
@@ -26,23 +25,29 @@ class CheckedRow:
         self.errors.append(RowError(row=self.number, column=column, value=value, msgid=msgid, params=params or {}))
 
 
-def rows_check(*, table: ParsedTable, mapping: dict[str, str], fields: list[ImportField]) -> Iterator[CheckedRow]:
-    """Yield each data row with its parsed values and errors.
+def rows_check(*, table: ParsedTable, mapping: dict[str, str], fields: list[ImportField]) -> list[CheckedRow]:
+    """Return each data row with its parsed values and errors.
 
     Checks the field count, every mapped value, required fields and that a customer number
-    appears only once. Raises MappingInvalid before the first row if the mapping is unusable."""
+    appears only once: every row of a repeated number gets an error naming all its rows, so
+    none of them is written. Raises MappingInvalid before the first row if the mapping is unusable."""
     field_columns = mapping_validate(mapping=mapping, headers=table.headers, fields=fields)
     known = fields_by_name(fields)
+    parsers = {
+        field_name: (known[field_name].xlsx_parse if table.sheet and known[field_name].xlsx_parse else known[field_name].parse)
+        for field_name in field_columns
+    }
     extras = extra_columns(mapping=mapping, headers=table.headers)
-    first_row_of_customer: dict[str, int] = {}
+    rows_of_customer: dict[str, list[int]] = {}
+    checked_rows: list[CheckedRow] = []
 
     for parsed in table.rows:
         row = CheckedRow(number=parsed.number)
+        checked_rows.append(row)
         if parsed.field_count_error:
             row.error(
                 column="", value="", msgid=parsed.field_count_error.msgid, params=parsed.field_count_error.params
             )
-            yield row
             continue
 
         for field_name, index in field_columns.items():
@@ -54,7 +59,7 @@ def rows_check(*, table: ParsedTable, mapping: dict[str, str], fields: list[Impo
                     row.error(column=header, value=text, msgid=gettext_noop("Missing value: this field is required."))
                 continue
             try:
-                row.values[field_name] = known[field_name].parse(text)
+                row.values[field_name] = parsers[field_name](text)
             except ValueInvalid as error:
                 row.error(column=header, value=text, msgid=error.msgid, params=error.params)
 
@@ -64,12 +69,18 @@ def rows_check(*, table: ParsedTable, mapping: dict[str, str], fields: list[Impo
 
         customer_no = row.values.get("customer_no")
         if customer_no:
-            first_row = first_row_of_customer.setdefault(customer_no, row.number)
-            if first_row != row.number:
+            rows_of_customer.setdefault(customer_no, []).append(row.number)
+
+    repeated = {number: rows for number, rows in rows_of_customer.items() if len(rows) > 1}
+    if repeated:
+        column = table.headers[field_columns["customer_no"]]
+        for row in checked_rows:
+            customer_no = row.values.get("customer_no")
+            if customer_no in repeated:
                 row.error(
-                    column=table.headers[field_columns["customer_no"]],
-                    value=customer_no,
-                    msgid=gettext_noop("Duplicate customer number: it already appears in row %(row)s."),
-                    params={"row": first_row},
+                    column=column,
+                    value=row.raw["customer_no"],
+                    msgid=gettext_noop("Duplicate customer number: it appears in rows %(rows)s, so none of them is imported."),
+                    params={"rows": ", ".join(str(number) for number in repeated[customer_no])},
                 )
-        yield row
+    return checked_rows

@@ -40,6 +40,8 @@ GENDER_WORDS = {
     "f": "F", "female": "F", "女": "F", "woman": "F",
 }
 AMOUNT_PREFIXES = ("cny", "rmb", "¥", "￥", "元")
+# Chinese magnitude words at the end of an amount, longest first so "万元" wins over "元".
+AMOUNT_UNITS = (("亿元", Decimal("100000000")), ("万元", Decimal("10000")), ("亿", Decimal("100000000")), ("万", Decimal("10000")))
 AMOUNT_PATTERN = re.compile(r"^-?\d+(\.\d+)?$")
 GROUPED_AMOUNT_PATTERN = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 DATE_PATTERN = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
@@ -63,7 +65,9 @@ def gender_parse(value: str) -> str:
 
 
 def amount_parse(value: str) -> Decimal:
-    """Parse an amount in CNY such as "1,234,567.80", "¥1234", "CNY -50" or "(1,000.00)"."""
+    """Parse an amount in CNY such as "1,234,567.80", "¥1234", "CNY -50", "(1,000.00)" or "12.5万".
+
+    万 multiplies by 10,000 and 亿 by 100,000,000; the result may have at most two decimal places."""
     text = text_normalize(value).lower().replace(" ", "")
     negative = False
     if text.startswith("(") and text.endswith(")"):
@@ -77,6 +81,11 @@ def amount_parse(value: str) -> Decimal:
             text = text[: -len(prefix)]
     if text.startswith("-"):
         negative, text = not negative, text[1:]
+    multiplier = Decimal(1)
+    for unit, unit_multiplier in AMOUNT_UNITS:
+        if text.endswith(unit):
+            text, multiplier = text[: -len(unit)], unit_multiplier
+            break
     if GROUPED_AMOUNT_PATTERN.match(text):
         text = text.replace(",", "")
     if not AMOUNT_PATTERN.match(text):
@@ -85,6 +94,11 @@ def amount_parse(value: str) -> Decimal:
         amount = Decimal(text)
     except InvalidOperation as error:
         raise ValueInvalid(gettext_noop("Invalid amount: expected a number such as 1,234,567.89.")) from error
+    if multiplier != 1:
+        # 1.23456万 is 12345.6000 before normalising, which is two decimal places in fact.
+        amount = (amount * multiplier).normalize()
+        if amount.as_tuple().exponent > 0:
+            amount = amount.quantize(Decimal(1))
     if amount.as_tuple().exponent < -2:
         raise ValueInvalid(gettext_noop("Invalid amount: more than two decimal places."))
     if amount > MAX_AMOUNT:
@@ -132,6 +146,7 @@ def integer_parse(value: str, *, minimum: int = 0, maximum: int = 2_147_483_647)
 
 def phone_parse(value: str) -> str:
     """Return a mainland number as its 11 national digits and any other number in E.164."""
+    identifier_damage_check(text_normalize(value))
     try:
         number = phonenumbers.parse(text_normalize(value), "CN")
     except phonenumbers.NumberParseException as error:
@@ -165,3 +180,118 @@ def text_parser(max_length: int):
         return text
 
     return parse
+
+
+# Excel shows at most 15 significant digits and writes larger numbers in scientific notation,
+# so an identifier that passed through a number cell comes back in one of these shapes.
+SCIENTIFIC_PATTERN = re.compile(r"^[+-]?\d+(\.\d+)?e[+-]?\d+$", re.IGNORECASE)
+DECIMAL_TAIL_PATTERN = re.compile(r"^\d+\.\d+$")
+EXCEL_SIGNIFICANT_DIGITS = 15
+
+
+def identifier_damage_check(text: str) -> None:
+    """Raise ValueInvalid when `text` looks like an identifier Excel has turned into a number.
+
+    Three shapes are rejected: scientific notation (4.40300E+17), a decimal tail (12345.0)
+    and a string of more than 15 digits whose digits after the 15th are all zeros, which is
+    how Excel stores a long number it has rounded."""
+    compact = text.replace(" ", "")
+    if SCIENTIFIC_PATTERN.match(compact):
+        raise ValueInvalid(gettext_noop(
+            "Damaged identifier: Excel has turned it into scientific notation. Format the column as text "
+            "in Excel, enter the values again or export them from the source system, and upload the file again."
+        ))
+    if DECIMAL_TAIL_PATTERN.match(compact):
+        raise ValueInvalid(gettext_noop(
+            "Damaged identifier: it has a decimal part such as .0, which Excel adds to numbers. Format the "
+            "column as text in Excel and upload the file again."
+        ))
+    # NOTE: a genuine identifier of 16 or more digits that ends in zeros after the 15th digit
+    # is rejected too, because it cannot be told apart from one Excel has rounded.
+    if compact.isdigit() and len(compact) > EXCEL_SIGNIFICANT_DIGITS and not compact[EXCEL_SIGNIFICANT_DIGITS:].strip("0"):
+        raise ValueInvalid(gettext_noop(
+            "Damaged identifier: the digits after the 15th are all zeros, which is how Excel stores a long "
+            "number it has rounded. Format the column as text in Excel and upload the file again."
+        ))
+
+
+def identifier_parser(max_length: int):
+    """Return a parser for identifiers such as customer numbers: text kept as it is (trimmed,
+    full-width characters folded, leading zeros kept), rejected when Excel has damaged it."""
+    text_parse = text_parser(max_length)
+
+    def parse(value: str) -> str:
+        text = text_normalize(value)
+        identifier_damage_check(text)
+        return text_parse(text)
+
+    return parse
+
+
+# GB 11643-1999: each of the first 17 digits is weighted by 2**(17 - position) mod 11, the
+# weighted sum is taken mod 11, and that remainder selects the check character.
+ID_NUMBER_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_NUMBER_CHECK_CHARACTERS = "10X98765432"
+ID_NUMBER_18_PATTERN = re.compile(r"^\d{17}[\dX]$")
+ID_NUMBER_15_PATTERN = re.compile(r"^\d{15}$")
+
+
+def id_number_check_character(first_17: str) -> str:
+    """Return the GB 11643 check character for the first 17 digits of an ID number."""
+    total = sum(int(digit) * weight for digit, weight in zip(first_17, ID_NUMBER_WEIGHTS, strict=True))
+    return ID_NUMBER_CHECK_CHARACTERS[total % 11]
+
+
+def id_number_parse(value: str) -> str:
+    """Parse a mainland resident ID number and return its 18-character form with an upper-case X.
+
+    An 18-character number needs a valid birth date (characters 7 to 14) and the GB 11643 check
+    character. A 15-digit number (issued before 1999, birth year written as two digits, all in
+    the 1900s) is converted: "19" goes before its birth date and the check character is appended."""
+    text = text_normalize(value).replace(" ", "").upper()
+    identifier_damage_check(text)
+    if ID_NUMBER_15_PATTERN.match(text):
+        text = text[:6] + "19" + text[6:]
+        text += id_number_check_character(text)
+    elif not ID_NUMBER_18_PATTERN.match(text):
+        raise ValueInvalid(gettext_noop(
+            "Invalid ID number: a mainland resident ID number has 18 characters (17 digits and a digit or X) "
+            "or, for old cards, 15 digits."
+        ))
+    try:
+        datetime.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError as error:
+        raise ValueInvalid(
+            gettext_noop("Invalid ID number: the birth date %(birth_date)s in it does not exist."),
+            {"birth_date": text[6:14]},
+        ) from error
+    expected = id_number_check_character(text[:17])
+    if text[17] != expected:
+        raise ValueInvalid(gettext_noop(
+            "Invalid ID number: the check character does not match the other 17 characters. Check the number "
+            "for a typing error."
+        ))
+    return text
+
+
+# Excel's 1900 date system counts days from 1899-12-30, because it treats 1900 as a leap year.
+# Serial 60 is that nonexistent 1900-02-29, and serials before 61 are dates nobody imports.
+EXCEL_EPOCH = datetime.date(1899, 12, 30)
+EXCEL_FIRST_SERIAL = 61
+EXCEL_LAST_SERIAL = 2958465  # 9999-12-31
+
+
+def xlsx_date_parse(value: str) -> datetime.date:
+    """Parse a date from an XLSX cell: any text date_parse accepts, or an Excel serial number
+    such as 45296 (2024-01-05) from a date cell formatted as a number."""
+    text = text_normalize(value)
+    if not text.isdigit():
+        return date_parse(text)
+    serial = int(text)
+    if not EXCEL_FIRST_SERIAL <= serial <= EXCEL_LAST_SERIAL:
+        raise ValueInvalid(
+            gettext_noop("Invalid date: %(serial)s is not an Excel date serial number from 1900-03-01 to 9999-12-31."),
+            {"serial": serial},
+        )
+    # NOTE: workbooks in Excel's 1904 date system (old Mac Excel) give dates four years too early.
+    return EXCEL_EPOCH + datetime.timedelta(days=serial)

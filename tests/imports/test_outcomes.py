@@ -76,10 +76,11 @@ def test_outcomes_unknown_and_repeated_customer(write_csv, customers, users):
 
     report = outcomes_import_preview(table=table, mapping=mapping)
 
-    assert (report.new, report.invalid) == (1, 3)
+    assert (report.new, report.invalid) == (0, 4)
     messages = {(error.row, error.column): error.message for error in report.errors}
     assert "Unknown customer number" in messages[(3, "customer_no")]
-    assert "already appears in row 2" in messages[(4, "customer_no")]
+    assert "appears in rows 2, 4" in messages[(2, "customer_no")]
+    assert "appears in rows 2, 4" in messages[(4, "customer_no")]
     assert "Invalid outcome" in messages[(5, "outcome")]
     assert "Invalid channel" in messages[(5, "channel")]
 

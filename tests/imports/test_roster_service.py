@@ -145,9 +145,10 @@ def test_duplicate_customer_number_is_row_error(write_csv, users):
 
     report = roster_import_preview(table=table, mapping=mapping)
 
-    assert report.invalid == 1
-    assert report.errors[0].row == 3
-    assert "already appears in row 2" in report.errors[0].message
+    assert report.invalid == 2
+    assert [error.row for error in report.errors] == [2, 3]
+    assert "appears in rows 2, 3" in report.errors[0].message
+    assert "appears in rows 2, 3" in report.errors[1].message
 
 
 def test_field_count_error_is_row_error(write_csv, users):
