@@ -53,6 +53,8 @@ def start():
     run(PYTHON, "manage.py", "migrate", "--no-input", env=env)
     run(PYTHON, "manage.py", "seed_demo", "--if-empty", env=env)
     address = os.environ.get("PORTAL_ADDRESS", "127.0.0.1:8000")
+    # Links in the reminder mails point at this server.
+    env.setdefault("PORTAL_BASE_URL", f"http://{address}")
     commands = {
         "web": [PYTHON, "manage.py", "runserver", address, "--noreload"],
         "worker": [PYTHON, "-m", "celery", "-A", "portal", "worker", "--loglevel=INFO", "--pool=solo"],
