@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import User
+from .models import AuditEvent, User
 
 
 @admin.register(User)
@@ -16,3 +16,23 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = BaseUserAdmin.add_fieldsets + (
         (_("Portal"), {"fields": ("role", "branch", "supervisor", "email")}),
     )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail, readable and filterable by administrators, never editable."""
+
+    list_display = ("created_at", "actor", "action", "object_type", "object_id", "ip_address")
+    list_filter = ("action", "object_type")
+    list_select_related = ("actor",)
+    search_fields = ("actor__username", "object_id")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
