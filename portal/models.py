@@ -90,3 +90,54 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+
+
+class ExportLog(models.Model):
+    """One CSV or XLSX download of a table: who, from which page, with which filter, how many rows."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="exports"
+    )
+    view_name = models.CharField(_("page"), max_length=100)
+    query_string = models.TextField(_("filter"), blank=True)
+    export_format = models.CharField(_("format"), max_length=10)
+    # None until the last row has been sent; stays None when the download was interrupted.
+    row_count = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export log entry")
+        verbose_name_plural = _("export log")
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.view_name} {self.export_format} by {self.user_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SavedFilter(models.Model):
+    """A user's own named filter of the task list, the roster or the dashboard."""
+
+    class Page(models.TextChoices):
+        TASKS = "campaigns:task_list", _("Tasks")
+        ROSTER = "customers:list", _("Roster")
+        DASHBOARD = "dashboard:index", _("Dashboard")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="saved_filters"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    page = models.CharField(_("page"), max_length=50, choices=Page.choices)
+    query_string = models.TextField(_("filter"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved filter")
+        verbose_name_plural = _("saved filters")
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_filter_name_unique_per_user"),
+        ]
+
+    def __str__(self):
+        return self.name

@@ -43,3 +43,15 @@ class DashboardFilterForm(BootstrapFormMixin, forms.Form):
             if self.cleaned_data[name] is not None:
                 params.append((name, self.cleaned_data[name].isoformat()))
         return params
+
+
+class AnalysisFilterForm(BootstrapFormMixin, forms.Form):
+    """The response analysis's optional campaign: one past campaign, or all of them."""
+
+    campaign = forms.ModelChoiceField(
+        label=_("Past campaign"), queryset=None, required=False, empty_label=_("All campaigns")
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].queryset = campaign_list_for(user=user).order_by("-starts_on", "name")

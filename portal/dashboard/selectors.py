@@ -8,7 +8,7 @@ number of queries does not grow with the number of tasks, campaigns, branches or
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -25,7 +25,7 @@ Status = FollowUpTask.Status
 COMPLETED_STATUSES = (Status.DONE, Status.VERIFIED)
 OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.RETURNED)
 OUTCOMES = tuple(Outcome.values)
-GROUPINGS = ("campaign", "branch", "assignee")
+GROUPINGS = ("campaign", "branch", "assignee", "tier")
 ANALYSIS_DIMENSIONS = ("tier", "age_band", "occupation", "channel")
 UNKNOWN_KEY = "unknown"
 
@@ -43,6 +43,10 @@ class TaskFigures:
     on_time: int = 0
     overdue: int = 0
     outcomes: dict = field(default_factory=dict)
+    # Completed tasks with a completion time after their creation, and their summed duration.
+    # Imported history is completed before it is created, so it has no duration.
+    timed: int = 0
+    duration_total: datetime.timedelta = datetime.timedelta(0)
 
     @property
     def completion_rate(self) -> float | None:
@@ -51,6 +55,13 @@ class TaskFigures:
     @property
     def on_time_rate(self) -> float | None:
         return _ratio(self.on_time, self.done)
+
+    @property
+    def average_days(self) -> float | None:
+        """Average days from task creation to completion, over the timed tasks."""
+        if not self.timed:
+            return None
+        return self.duration_total.total_seconds() / self.timed / 86_400
 
     @property
     def converted(self) -> int:
@@ -66,6 +77,8 @@ class TaskFigures:
         self.verified += other.verified
         self.on_time += other.on_time
         self.overdue += other.overdue
+        self.timed += other.timed
+        self.duration_total += other.duration_total
         for outcome, count in other.outcomes.items():
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + count
 
@@ -100,6 +113,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 def _figure_annotations(*, today: datetime.date) -> dict:
     completed = Q(status__in=COMPLETED_STATUSES)
+    timed = completed & Q(completed_at__gte=F("created_at"))
     annotations = {
         "tasks": Count("id"),
         "done": Count("id", filter=completed),
@@ -108,6 +122,10 @@ def _figure_annotations(*, today: datetime.date) -> dict:
         # local calendar day. A completed task without completed_at counts as late.
         "on_time": Count("id", filter=completed & Q(completed_at__date__lte=F("due_on"))),
         "overdue": Count("id", filter=Q(status__in=OPEN_STATUSES, due_on__lt=today)),
+        "timed": Count("id", filter=timed),
+        "duration_total": Sum(
+            ExpressionWrapper(F("completed_at") - F("created_at"), output_field=DurationField()), filter=timed
+        ),
     }
     for outcome in OUTCOMES:
         annotations[f"outcome_{outcome}"] = Count("id", filter=Q(outcome=outcome))
@@ -124,6 +142,8 @@ def _figures_from_row(row: dict, *, key, label: str) -> TaskFigures:
         on_time=row["on_time"],
         overdue=row["overdue"],
         outcomes={outcome: row[f"outcome_{outcome}"] for outcome in OUTCOMES},
+        timed=row["timed"],
+        duration_total=row["duration_total"] or datetime.timedelta(0),
     )
 
 
@@ -181,6 +201,23 @@ def task_figures_by(
             _figures_from_row(row, key=row["assignee_id"], label=_assignee_label(row)) for row in rows
         ]
         return sorted(figures, key=lambda item: (item.key is None, item.label))
+
+    if grouping == "tier":
+        rows = tasks.values(
+            "customer__tier_id", "customer__tier__name_en", "customer__tier__name_zh", "customer__tier__min_aum"
+        ).annotate(**annotations)
+        # Highest tier first; tasks of customers without a tier last.
+        rows = sorted(
+            rows, key=lambda row: (row["customer__tier_id"] is None, -(row["customer__tier__min_aum"] or 0))
+        )
+        return [
+            _figures_from_row(
+                row,
+                key=row["customer__tier_id"],
+                label=_tier_label(row["customer__tier__name_en"], row["customer__tier__name_zh"]),
+            )
+            for row in rows
+        ]
 
     return _branch_figures(tasks=tasks, annotations=annotations, user=user)
 

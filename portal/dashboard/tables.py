@@ -48,6 +48,8 @@ class DrillColumn(tables.Column):
 
     def render(self, value, record, table):
         text = format_percent(value) if self.rate else f"{value:,}"
+        if not table.linked:
+            return text
         params = table.drill_params(record)
         if params is None:
             return text
@@ -91,6 +93,11 @@ class TaskFiguresTable(tables.Table):
     conversion_rate = DrillColumn(
         verbose_name=_("Conversion (%)"), drill=[("outcome", "converted")], rate=True
     )
+    average_days = tables.Column(
+        verbose_name=_("Average days to complete"),
+        orderable=False,
+        attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}},
+    )
 
     # The task list's query parameter that selects one row's tasks; None for the total row.
     row_parameter: str | None = None
@@ -99,9 +106,17 @@ class TaskFiguresTable(tables.Table):
         attrs = {"class": "table table-sm table-hover align-middle"}
         empty_text = _("No tasks match.")
 
-    def __init__(self, data, *, filter_params=(), **kwargs):
+    def __init__(self, data, *, filter_params=(), linked=True, **kwargs):
         super().__init__(data, **kwargs)
         self.filter_params = list(filter_params)
+        # False for a client manager, who has no access to the task list the figures link to.
+        self.linked = linked
+
+    def render_average_days(self, value):
+        return f"{value:.1f}"
+
+    def value_average_days(self, value):
+        return None if value is None else round(value, 2)
 
     def drill_params(self, record) -> list | None:
         """Return the task list parameters that select `record`'s tasks, or None when the
@@ -133,6 +148,11 @@ class BranchFiguresTable(TaskFiguresTable):
 class AssigneeFiguresTable(TaskFiguresTable):
     label = tables.Column(verbose_name=_("Client manager"), orderable=False)
     row_parameter = "assignee"
+
+
+class TierFiguresTable(TaskFiguresTable):
+    label = tables.Column(verbose_name=_("Tier"), orderable=False)
+    row_parameter = "tier"
 
 
 class WeeklyCompletionTable(tables.Table):
@@ -195,3 +215,98 @@ class ConversionTable(tables.Table):
 
     def value_lift(self, value):
         return round(value, 4)
+
+
+NUMBER_ATTRS = {"td": {"class": "text-end"}, "th": {"class": "text-end"}}
+
+
+def _roster_url(filters: dict | None) -> str | None:
+    if filters is None:
+        return None
+    return reverse("customers:list") + "?" + urlencode(filters)
+
+
+class RosterFiguresTable(tables.Table):
+    """Customers and AUM per roster group; the customer count links to the filtered roster."""
+
+    label = tables.Column(verbose_name=_("Group"), orderable=False)
+    customers = tables.Column(verbose_name=_("Customers"), orderable=False, attrs=NUMBER_ATTRS)
+    aum = tables.Column(verbose_name=_("AUM (CNY)"), orderable=False, attrs=NUMBER_ATTRS)
+
+    class Meta:
+        attrs = {"class": "table table-sm table-hover align-middle"}
+        empty_text = _("No customers in your scope.")
+
+    def render_customers(self, value, record):
+        url = _roster_url(record.filters)
+        if url is None:
+            return f"{value:,}"
+        return format_html('<a href="{}">{}</a>', url, f"{value:,}")
+
+    def render_aum(self, value):
+        return f"{value:,.0f}"
+
+    def value_customers(self, value):
+        return value
+
+    def value_aum(self, value):
+        return value
+
+
+class ResponseFiguresTable(tables.Table):
+    """Response to past campaigns per group, sorted by lift. A group the roster filter can
+    select links to its roster and, for the platform, can be saved as a campaign segment."""
+
+    label = tables.Column(verbose_name=_("Group"), orderable=False)
+    customers = tables.Column(verbose_name=_("Customers with an outcome"), orderable=False, attrs=NUMBER_ATTRS)
+    converted = tables.Column(verbose_name=_("Converted"), orderable=False, attrs=NUMBER_ATTRS)
+    conversion_rate = tables.Column(verbose_name=_("Conversion (%)"), orderable=False, attrs=NUMBER_ATTRS)
+    lift = tables.Column(verbose_name=_("Lift"), orderable=False, attrs=NUMBER_ATTRS)
+    roster = tables.Column(verbose_name=_("Roster"), accessor="filters", orderable=False, empty_values=())
+    segment = tables.Column(verbose_name=_("Target"), accessor="key", orderable=False, empty_values=())
+    exclude_from_export = ("roster", "segment")
+
+    class Meta:
+        attrs = {"class": "table table-sm table-hover align-middle"}
+        empty_text = _("No customer in your scope has an outcome yet.")
+
+    def __init__(self, data, *, dimension: str, segment_form_for=None, **kwargs):
+        super().__init__(data, **kwargs)
+        self.dimension = dimension
+        # Callable returning the HTML of the "make a segment" form of a row, or None.
+        self.segment_form_for = segment_form_for
+
+    def render_customers(self, value):
+        return f"{value:,}"
+
+    def render_converted(self, value):
+        return f"{value:,}"
+
+    def render_conversion_rate(self, value):
+        return format_percent(value)
+
+    def render_lift(self, value):
+        return format_lift(value)
+
+    def render_roster(self, value):
+        url = _roster_url(value)
+        if url is None:
+            return "–"
+        return format_html('<a href="{}">{}</a>', url, _("Customers in the roster"))
+
+    def render_segment(self, value, record):
+        if record.filters is None or self.segment_form_for is None:
+            return "–"
+        return self.segment_form_for(dimension=self.dimension, record=record)
+
+    def value_customers(self, value):
+        return value
+
+    def value_converted(self, value):
+        return value
+
+    def value_conversion_rate(self, value):
+        return percent_number(value)
+
+    def value_lift(self, value):
+        return None if value is None else round(value, 4)

@@ -1,12 +1,29 @@
-from django.http import HttpResponseBadRequest
-from django.shortcuts import render
+from django.contrib import messages
+from django.http import Http404, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.middleware.csrf import get_token
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.selectors import campaign_get_for
 from portal.exports import EXPORT_FORMATS, export_table
-from portal.permissions import SUPERVISION, role_required
+from portal.models import Role, SavedFilter
+from campaigns.services import SegmentInvalid, segment_create
+from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
 
-from .forms import DashboardFilterForm
+from .analysis import (
+    RESPONSE_DIMENSIONS,
+    ROSTER_DIMENSIONS,
+    response_by,
+    response_overall,
+    response_tasks,
+    roster_by,
+    segment_filters_for,
+)
+from .forms import AnalysisFilterForm, DashboardFilterForm
 from .selectors import (
     ANALYSIS_DIMENSIONS,
     campaign_conversion_by,
@@ -21,25 +38,56 @@ from .tables import (
     BranchFiguresTable,
     CampaignFiguresTable,
     ConversionTable,
+    ResponseFiguresTable,
+    RosterFiguresTable,
     TaskFiguresTable,
+    TierFiguresTable,
     WeeklyCompletionTable,
     format_percent,
+    percent_number,
+)
+from .work_views import (
+    SavedFilterInvalid,
+    saved_filter_create,
+    saved_filter_delete,
+    saved_filter_list_for,
+    saved_filter_url,
+    work_views_for,
 )
 
 FIGURE_TABLES = {
     "campaign": CampaignFiguresTable,
     "branch": BranchFiguresTable,
     "assignee": AssigneeFiguresTable,
+    "tier": TierFiguresTable,
 }
-DASHBOARD_EXPORTS = (*FIGURE_TABLES, "weekly")
+# A client manager's own work has one branch and one client manager, so those tables are left out.
+ROLE_GROUPINGS = {
+    Role.PLATFORM: ("campaign", "branch", "assignee", "tier"),
+    Role.SUPERVISOR: ("campaign", "branch", "assignee", "tier"),
+    Role.CLIENT_MANAGER: ("campaign", "tier"),
+}
+SECTION_TITLES = {
+    "campaign": gettext_lazy("By campaign"),
+    "branch": gettext_lazy("By branch"),
+    "assignee": gettext_lazy("By client manager"),
+    "tier": gettext_lazy("By tier"),
+}
+# Groups drawn in a section's chart; the table beside it lists every group.
+CHART_GROUP_LIMIT = 15
 
 
-@role_required(*SUPERVISION)
+def _dashboard_exports(user) -> tuple[str, ...]:
+    return (*ROLE_GROUPINGS[user.role], "weekly")
+
+
+@role_required(*STAFF_WITH_CUSTOMERS)
 def dashboard_index(request):
-    form = DashboardFilterForm(request.GET or None, user=request.user)
+    user = request.user
+    form = DashboardFilterForm(request.GET or None, user=user)
     filters = form.cleaned_data if form.is_valid() else {}
     tasks = dashboard_task_list(
-        user=request.user,
+        user=user,
         campaign=filters.get("campaign"),
         due_from=filters.get("due_from"),
         due_to=filters.get("due_to"),
@@ -50,14 +98,21 @@ def dashboard_index(request):
     if export_format is not None:
         return _dashboard_export(request, form=form, tasks=tasks, export_format=export_format)
 
+    # Only platform and supervisors may open the task list that the figures link to.
+    linked = user.role in SUPERVISION
     total = task_figures_total(tasks=tasks)
     weeks = completion_by_week(tasks=tasks)
-    tables = {
-        grouping: table_class(
-            task_figures_by(tasks=tasks, grouping=grouping, user=request.user), filter_params=filter_params
+    sections = []
+    for grouping in ROLE_GROUPINGS[user.role]:
+        rows = task_figures_by(tasks=tasks, grouping=grouping, user=user)
+        sections.append(
+            {
+                "name": grouping,
+                "title": SECTION_TITLES[grouping],
+                "table": FIGURE_TABLES[grouping](rows, filter_params=filter_params, linked=linked),
+                "chart": _figures_chart(rows),
+            }
         )
-        for grouping, table_class in FIGURE_TABLES.items()
-    }
     chart_data = {
         "weeks": [week.week.isoformat() for week in weeks],
         "completed": [week.completed for week in weeks],
@@ -65,19 +120,44 @@ def dashboard_index(request):
             None if week.cumulative_rate is None else round(week.cumulative_rate * 100, 1) for week in weeks
         ],
     }
+    context = {f"{section['name']}_table": section["table"] for section in sections}
     return render(
         request,
         "dashboard/dashboard_index.html",
         {
+            **context,
             "form": form,
-            "total_table": TaskFiguresTable([total], filter_params=filter_params),
-            "campaign_table": tables["campaign"],
-            "branch_table": tables["branch"],
-            "assignee_table": tables["assignee"],
+            "scope": _scope_label(user),
+            "linked": linked,
+            "total_table": TaskFiguresTable([total], filter_params=filter_params, linked=linked),
+            "sections": sections,
+            "sections_chart_data": {section["name"]: section["chart"] for section in sections},
             "weekly_table": WeeklyCompletionTable(weeks),
             "chart_data": chart_data,
+            "work_views": work_views_for(user=user),
+            "saved_filters": saved_filter_list_for(user=user),
         },
     )
+
+
+def _scope_label(user) -> str:
+    if user.role == Role.PLATFORM:
+        return _("The whole bank")
+    if user.role == Role.SUPERVISOR:
+        branch = user.branch.name if user.branch_id else "–"
+        return _("%(branch)s and its sub-branches") % {"branch": branch}
+    return _("Your own tasks")
+
+
+def _figures_chart(rows) -> dict:
+    """Return the completion and conversion percentages of the first groups for the chart."""
+    shown = rows[:CHART_GROUP_LIMIT]
+    return {
+        "labels": [row.label for row in shown],
+        "completion": [percent_number(row.completion_rate) for row in shown],
+        "conversion": [percent_number(row.conversion_rate) for row in shown],
+        "truncated": len(rows) > CHART_GROUP_LIMIT,
+    }
 
 
 def _dashboard_export(request, *, form, tasks, export_format):
@@ -86,10 +166,11 @@ def _dashboard_export(request, *, form, tasks, export_format):
         return HttpResponseBadRequest(
             _("Unknown export format “%(value)s”: use csv or xlsx.") % {"value": export_format}
         )
-    if table_name not in DASHBOARD_EXPORTS:
+    allowed = _dashboard_exports(request.user)
+    if table_name not in allowed:
         return HttpResponseBadRequest(
             _("Unknown table “%(value)s”: use one of %(choices)s.")
-            % {"value": table_name, "choices": ", ".join(DASHBOARD_EXPORTS)}
+            % {"value": table_name, "choices": ", ".join(allowed)}
         )
     if form.is_bound and not form.is_valid():
         # An export that ignored the filter would contain more rows than the user requested.
@@ -101,6 +182,7 @@ def _dashboard_export(request, *, form, tasks, export_format):
     else:
         rows = task_figures_by(tasks=tasks, grouping=table_name, user=request.user)
         table = FIGURE_TABLES[table_name](rows)
+    table.request = request  # export_table logs the export with the request's user and filter.
     return export_table(table, export_format, f"dashboard-{table_name}")
 
 
@@ -120,7 +202,9 @@ def campaign_analysis(request, pk):
                 % {"value": dimension, "choices": ", ".join(ANALYSIS_DIMENSIONS)}
             )
         rows = campaign_conversion_by(user=request.user, campaign=campaign, dimension=dimension)
-        return export_table(ConversionTable(rows), export_format, f"campaign-{campaign.pk}-{dimension}")
+        table = ConversionTable(rows)
+        table.request = request
+        return export_table(table, export_format, f"campaign-{campaign.pk}-{dimension}")
 
     overall = campaign_conversion_overall(user=request.user, campaign=campaign)
     dimension_titles = {
@@ -151,3 +235,185 @@ def campaign_analysis(request, pk):
             "sections": sections,
         },
     )
+
+
+@require_POST
+@role_required(*STAFF_WITH_CUSTOMERS)
+def saved_filter_create_view(request):
+    try:
+        saved_filter = saved_filter_create(
+            user=request.user,
+            name=request.POST.get("name", ""),
+            page=request.POST.get("page", ""),
+            query_string=request.POST.get("query_string", ""),
+        )
+    except SavedFilterInvalid as error:
+        messages.error(request, str(error))
+        return redirect("dashboard:index")
+    messages.success(request, _("Filter “%(name)s” saved.") % {"name": saved_filter.name})
+    return redirect(saved_filter_url(saved_filter))
+
+
+@require_POST
+@role_required(*STAFF_WITH_CUSTOMERS)
+def saved_filter_delete_view(request, pk):
+    try:
+        saved_filter_delete(user=request.user, pk=pk)
+    except SavedFilter.DoesNotExist as error:
+        raise Http404(_("No saved filter %(pk)s of yours.") % {"pk": pk}) from error
+    messages.success(request, _("Filter deleted."))
+    return redirect("dashboard:index")
+
+
+# Analysis for the next campaign
+
+ROSTER_TITLES = {
+    "tier": gettext_lazy("Roster by tier"),
+    "branch": gettext_lazy("Roster by branch (with sub-branches)"),
+    "age_band": gettext_lazy("Roster by age band"),
+    "occupation": gettext_lazy("Roster by occupation"),
+    "aum_band": gettext_lazy("Roster by AUM band"),
+}
+RESPONSE_TITLES = {
+    "occupation": gettext_lazy("Response by occupation"),
+    "age_band": gettext_lazy("Response by age band"),
+    "aum_band": gettext_lazy("Response by balance (AUM) band"),
+    "previous_outcome": gettext_lazy("Response by previous outcome"),
+    "channel": gettext_lazy("Response by channel"),
+    "tier": gettext_lazy("Response by tier"),
+}
+ANALYSIS_EXPORTS = (
+    *(f"roster_{dimension}" for dimension in ROSTER_DIMENSIONS),
+    *(f"response_{dimension}" for dimension in RESPONSE_DIMENSIONS),
+)
+
+
+@role_required(*SUPERVISION)
+def next_campaign_analysis(request):
+    user = request.user
+    form = AnalysisFilterForm(request.GET or None, user=user)
+    campaign = form.cleaned_data.get("campaign") if form.is_valid() else None
+    tasks = response_tasks(user=user, campaign=campaign)
+
+    export_format = request.GET.get("_export")
+    if export_format is not None:
+        table_name = request.GET.get("table", "")
+        if export_format not in EXPORT_FORMATS:
+            return HttpResponseBadRequest(
+                _("Unknown export format “%(value)s”: use csv or xlsx.") % {"value": export_format}
+            )
+        if table_name not in ANALYSIS_EXPORTS:
+            return HttpResponseBadRequest(
+                _("Unknown table “%(value)s”: use one of %(choices)s.")
+                % {"value": table_name, "choices": ", ".join(ANALYSIS_EXPORTS)}
+            )
+        if form.is_bound and not form.is_valid():
+            return HttpResponseBadRequest(
+                _("Invalid filter, nothing exported: %(errors)s") % {"errors": form.errors.as_text()}
+            )
+        kind, dimension = table_name.split("_", 1)
+        if kind == "roster":
+            table = RosterFiguresTable(roster_by(user=user, dimension=dimension))
+        else:
+            table = ResponseFiguresTable(
+                response_by(user=user, dimension=dimension, campaign=campaign), dimension=dimension
+            )
+        table.request = request
+        return export_table(table, export_format, f"analysis-{table_name}")
+
+    segment_form_for = _segment_form_renderer(request, campaign=campaign) if user.role == Role.PLATFORM else None
+    overall = response_overall(tasks=tasks)
+    roster_sections = []
+    for dimension in ROSTER_DIMENSIONS:
+        rows = roster_by(user=user, dimension=dimension)
+        roster_sections.append(
+            {
+                "name": f"roster_{dimension}",
+                "title": ROSTER_TITLES[dimension],
+                "table": RosterFiguresTable(rows),
+                "chart": {"labels": [row.label for row in rows], "values": [row.customers for row in rows]},
+            }
+        )
+    response_sections = []
+    for dimension in RESPONSE_DIMENSIONS:
+        rows = response_by(user=user, dimension=dimension, campaign=campaign, overall=overall)
+        response_sections.append(
+            {
+                "name": f"response_{dimension}",
+                "title": RESPONSE_TITLES[dimension],
+                "table": ResponseFiguresTable(rows, dimension=dimension, segment_form_for=segment_form_for),
+                "chart": {
+                    "labels": [row.label for row in rows],
+                    "values": [None if row.lift is None else round(row.lift, 2) for row in rows],
+                },
+            }
+        )
+    charts = {section["name"]: section["chart"] for section in roster_sections + response_sections}
+    return render(
+        request,
+        "dashboard/next_campaign_analysis.html",
+        {
+            "form": form,
+            "campaign": campaign,
+            "scope": _scope_label(user),
+            "overall": overall,
+            "overall_rate": format_percent(overall.conversion_rate),
+            "roster_sections": roster_sections,
+            "response_sections": response_sections,
+            "charts": charts,
+        },
+    )
+
+
+def _segment_form_renderer(request, *, campaign):
+    token = get_token(request)
+    action = reverse("dashboard:segment_from_analysis")
+    label = _("Make this a segment")
+
+    def render_form(*, dimension, record):
+        return format_html(
+            '<form method="post" action="{}" class="d-inline">'
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<input type="hidden" name="dimension" value="{}"><input type="hidden" name="key" value="{}">'
+            '<input type="hidden" name="label" value="{}">'
+            '<button type="submit" class="btn btn-sm btn-outline-primary">{}</button></form>',
+            action, token, dimension, record.key, record.label, label,
+        )
+
+    return render_form
+
+
+@require_POST
+@role_required(*PLATFORM)
+def segment_from_analysis(request):
+    """Save one response group as a campaign segment in one step, from the group's dimension
+    and key. The roster filter is rebuilt here, never taken from the form."""
+    dimension = request.POST.get("dimension", "")
+    key = request.POST.get("key", "")
+    label = request.POST.get("label", "").strip() or key
+    try:
+        filters = segment_filters_for(dimension=dimension, key=key)
+    except ValueError:
+        messages.error(
+            request,
+            _("No segment saved: the roster cannot select the group “%(key)s” of “%(dimension)s”.")
+            % {"key": key, "dimension": dimension},
+        )
+        return redirect("dashboard:next_campaign_analysis")
+    title = RESPONSE_TITLES.get(dimension, dimension)
+    name = f"{title}: {label}"[:100]
+    try:
+        segment = segment_create(
+            actor=request.user,
+            name=name,
+            description=_("Saved from the response analysis; customers marked do-not-contact are left out."),
+            filters=filters,
+        )
+    except SegmentInvalid as error:
+        messages.error(request, str(error))
+        return redirect("dashboard:next_campaign_analysis")
+    messages.success(
+        request,
+        _("Segment “%(segment)s” saved. Choose it as the target of a new campaign.") % {"segment": segment.name},
+    )
+    return redirect("campaigns:segment_list")

@@ -24,11 +24,24 @@ def test_completion_chart_renders(live_server, client, users, dataset, chromium_
             page.on("pageerror", lambda error: page_errors.append(str(error)))
             page.goto(live_server.url + reverse("dashboard:index"))
 
-            # ECharts draws into a canvas inside the chart's container.
-            page.wait_for_selector("#completion-chart canvas", timeout=10_000)
+            # The charts are drawn as SVG, which prints sharply.
+            page.wait_for_selector("#completion-chart svg", timeout=10_000)
+            section_charts = [
+                page.locator(f"#{name}-chart svg").count() for name in ("campaign", "branch", "assignee", "tier")
+            ]
             echarts_type = page.evaluate("typeof window.echarts")
+            page.emulate_media(media="print")
+            navbar_display = page.evaluate("getComputedStyle(document.querySelector('nav.navbar')).display")
+            filter_form_display = page.evaluate(
+                "getComputedStyle(document.querySelector('form.saved-filter-form')).display"
+            )
+            pdf = page.pdf(format="A4")
         finally:
             browser.close()
 
     assert page_errors == []
     assert echarts_type == "object"
+    assert section_charts == [1, 1, 1, 1]
+    assert navbar_display == "none"
+    assert filter_form_display == "none"
+    assert pdf.startswith(b"%PDF")

@@ -1,0 +1,351 @@
+"""Reads behind the analysis for the next campaign: the roster by segment, and the response
+to past campaigns by segment with conversion and lift.
+
+Every figure starts from `customer_list_for` or `task_list_for`, so a supervisor's figures
+cover their branch subtree only. Each table is one grouped query, plus one for the overall
+rate or the branch names, whatever the number of customers."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Case, CharField, Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Campaign, Channel, ContactRecord, FollowUpTask, Outcome
+from campaigns.selectors import task_list_for
+from customers.filters import AGE_BAND_CHOICES, age_band_q
+from customers.models import Branch, Customer
+from customers.selectors import customer_list_for
+from portal.models import Role
+
+from .selectors import UNKNOWN_KEY, _prefixed_q, _tier_label
+
+ROSTER_DIMENSIONS = ("tier", "branch", "age_band", "occupation", "aum_band")
+RESPONSE_DIMENSIONS = ("occupation", "age_band", "aum_band", "previous_outcome", "channel", "tier")
+# The imported column that holds the outcome of the campaign before the one in the file
+# (the bank-marketing data's "poutcome": success, failure, other, unknown).
+PREVIOUS_OUTCOME_KEY = "poutcome"
+
+# AUM bands in CNY by powers of ten, so that they suit any scale of balances. Each band is
+# (key, label, lowest AUM, highest AUM), both ends included, None for no bound. AUM has two
+# decimal places, so a highest value ending in .99 leaves no gap before the next band.
+AUM_BANDS = (
+    ("negative", _("Below 0"), None, Decimal("-0.01")),
+    ("zero", _("0"), Decimal("0"), Decimal("0")),
+    ("lt1k", _("0.01 to 999.99"), Decimal("0.01"), Decimal("999.99")),
+    ("1k", _("1,000 to 9,999.99"), Decimal("1000"), Decimal("9999.99")),
+    ("10k", _("10,000 to 99,999.99"), Decimal("10000"), Decimal("99999.99")),
+    ("100k", _("100,000 to 999,999.99"), Decimal("100000"), Decimal("999999.99")),
+    ("1m", _("1 million to under 10 million"), Decimal("1000000"), Decimal("9999999.99")),
+    ("10m", _("10 million and over"), Decimal("10000000"), None),
+)
+
+
+@dataclass
+class RosterFigures:
+    """Customers and their summed AUM in one roster group."""
+
+    key: str
+    label: str
+    customers: int = 0
+    aum: Decimal = Decimal("0")
+    # Roster filter parameters (customers.filters.CustomerFilter) that select the group.
+    filters: dict | None = field(default=None)
+
+
+@dataclass
+class ResponseFigures:
+    """Customers of one group who have an outcome in a past campaign, how many of them
+    converted, and the lift: the group's conversion rate divided by the overall rate."""
+
+    key: str
+    label: str
+    customers: int
+    converted: int
+    conversion_rate: float | None
+    lift: float | None
+    filters: dict | None = None
+
+
+def aum_band_filters(key: str) -> dict:
+    """Return the roster filter parameters that select the customers of one AUM band."""
+    for band_key, _label, low, high in AUM_BANDS:
+        if band_key == key:
+            filters = {}
+            if low is not None:
+                filters["aum_min"] = str(low)
+            if high is not None:
+                filters["aum_max"] = str(high)
+            return filters
+    raise ValueError(f"Unknown AUM band {key!r}; expected one of {', '.join(band[0] for band in AUM_BANDS)}")
+
+
+def _aum_band_case(prefix: str = "") -> Case:
+    whens = []
+    for key, _label, low, high in AUM_BANDS:
+        condition = Q()
+        if low is not None:
+            condition &= Q(**{f"{prefix}aum__gte": low})
+        if high is not None:
+            condition &= Q(**{f"{prefix}aum__lte": high})
+        whens.append(When(condition, then=Value(key)))
+    return Case(*whens, default=Value(UNKNOWN_KEY), output_field=CharField())
+
+
+def _age_band_case(prefix: str = "") -> Case:
+    whens = [
+        When(_prefixed_q(age_band_q(key), prefix) if prefix else age_band_q(key), then=Value(key))
+        for key, _label in AGE_BAND_CHOICES
+    ]
+    return Case(*whens, default=Value(UNKNOWN_KEY), output_field=CharField())
+
+
+def _group_filters(dimension: str, key) -> dict | None:
+    """Return the roster filter parameters that select a group, or None when the roster
+    filter has no parameter for it (channel, previous outcome, customers of unknown age)."""
+    if key in (None, UNKNOWN_KEY) and dimension != "tier":
+        return None
+    if dimension == "occupation":
+        return {"occupation": key}
+    if dimension == "age_band":
+        return {"age_band": key}
+    if dimension == "aum_band":
+        return aum_band_filters(key)
+    if dimension == "tier":
+        # The roster filter's "null" choice selects the customers without a tier.
+        return {"tier": "null" if key in (None, UNKNOWN_KEY) else str(key)}
+    if dimension == "branch":
+        return {"branch": str(key)}
+    return None
+
+
+def _labels(dimension: str) -> dict:
+    if dimension == "age_band":
+        return {key: str(label) for key, label in AGE_BAND_CHOICES}
+    if dimension == "aum_band":
+        return {key: str(label) for key, label, _low, _high in AUM_BANDS}
+    if dimension == "channel":
+        return {key: str(label) for key, label in Channel.choices}
+    return {}
+
+
+def _band_order(dimension: str) -> list[str]:
+    if dimension == "age_band":
+        return [key for key, _label in AGE_BAND_CHOICES]
+    if dimension == "aum_band":
+        return [band[0] for band in AUM_BANDS]
+    return []
+
+
+# Roster
+
+
+def roster_by(*, user, dimension: str) -> list[RosterFigures]:
+    """Count the customers in the user's scope and sum their AUM per group of `dimension`
+    (one of ROSTER_DIMENSIONS). A branch row covers the branch and its sub-branches."""
+    if dimension not in ROSTER_DIMENSIONS:
+        raise ValueError(f"Unknown roster dimension {dimension!r}; expected one of {', '.join(ROSTER_DIMENSIONS)}")
+    customers = customer_list_for(user=user).order_by()
+    totals = {"customers": Count("id"), "aum": Coalesce(Sum("aum"), Value(Decimal("0")), output_field=DecimalField())}
+
+    if dimension == "branch":
+        return _roster_by_branch(user=user, customers=customers, totals=totals)
+    if dimension == "tier":
+        rows = customers.values("tier_id", "tier__name_en", "tier__name_zh", "tier__min_aum").annotate(**totals)
+        rows = sorted(rows, key=lambda row: (row["tier_id"] is None, -(row["tier__min_aum"] or 0)))
+        return [
+            RosterFigures(
+                key=str(row["tier_id"] or UNKNOWN_KEY),
+                label=_tier_label(row["tier__name_en"], row["tier__name_zh"]),
+                customers=row["customers"],
+                aum=row["aum"],
+                filters=_group_filters("tier", row["tier_id"]),
+            )
+            for row in rows
+        ]
+    if dimension == "occupation":
+        rows = customers.values("occupation").annotate(**totals)
+        merged = {}
+        for row in rows:
+            key = row["occupation"] or UNKNOWN_KEY
+            figures = merged.setdefault(
+                key,
+                RosterFigures(
+                    key=key,
+                    label=row["occupation"] or str(_("Unknown")),
+                    filters=_group_filters("occupation", key),
+                ),
+            )
+            figures.customers += row["customers"]
+            figures.aum += row["aum"]
+        return sorted(merged.values(), key=lambda item: (-item.customers, item.label))
+
+    band = _age_band_case() if dimension == "age_band" else _aum_band_case()
+    rows = {row["band"]: row for row in customers.annotate(band=band).values("band").annotate(**totals)}
+    labels = _labels(dimension)
+    result = []
+    for key in [*_band_order(dimension), UNKNOWN_KEY]:
+        if key in rows:
+            result.append(
+                RosterFigures(
+                    key=key,
+                    label=labels.get(key, str(_("Unknown"))),
+                    customers=rows[key]["customers"],
+                    aum=rows[key]["aum"],
+                    filters=_group_filters(dimension, key),
+                )
+            )
+    return result
+
+
+def _roster_by_branch(*, user, customers: QuerySet[Customer], totals: dict) -> list[RosterFigures]:
+    rows = list(customers.values("branch_id", "branch__path").annotate(**totals))
+    branch_ids = set()
+    for row in rows:
+        branch_ids.update(int(part) for part in row["branch__path"].strip("/").split("/") if part)
+    branches = Branch.objects.filter(pk__in=branch_ids).only("id", "name", "path")
+    if user.role != Role.PLATFORM:
+        # Rows above the user's own branch would only repeat their subtree under a wider name.
+        branches = branches.filter(path__startswith=user.branch.path if user.branch_id else "/none/")
+    figures = {
+        branch.pk: RosterFigures(key=str(branch.pk), label=branch.name, filters=_group_filters("branch", branch.pk))
+        for branch in branches
+    }
+    paths = {branch.pk: branch.path for branch in branches}
+    for row in rows:
+        for part in row["branch__path"].strip("/").split("/"):
+            ancestor = figures.get(int(part)) if part else None
+            if ancestor is not None:
+                ancestor.customers += row["customers"]
+                ancestor.aum += row["aum"]
+    return sorted(figures.values(), key=lambda item: paths[int(item.key)])
+
+
+# Response to past campaigns
+
+
+def response_tasks(*, user, campaign: Campaign | None = None) -> QuerySet[FollowUpTask]:
+    """Return the tasks in the user's scope with a recorded outcome, of one campaign or all."""
+    tasks = task_list_for(user=user).exclude(outcome="").order_by()
+    if campaign is not None:
+        tasks = tasks.filter(campaign=campaign)
+    return tasks
+
+
+def _customer_counts() -> dict:
+    # A customer contacted in several campaigns counts once per group, and as converted when
+    # any of their tasks converted.
+    return {
+        "customers": Count("customer_id", distinct=True),
+        "converted": Count("customer_id", distinct=True, filter=Q(outcome=Outcome.CONVERTED)),
+    }
+
+
+def response_overall(*, tasks: QuerySet[FollowUpTask]) -> ResponseFigures:
+    row = tasks.aggregate(**_customer_counts())
+    rate = row["converted"] / row["customers"] if row["customers"] else None
+    return ResponseFigures(
+        key="all",
+        label=str(_("All customers")),
+        customers=row["customers"],
+        converted=row["converted"],
+        conversion_rate=rate,
+        lift=1.0 if rate else None,
+    )
+
+
+def _previous_outcome() -> Coalesce:
+    """The imported previous outcome: the customer's roster column, else the task's first
+    imported contact record."""
+    from_contact = Subquery(
+        ContactRecord.objects.filter(task=OuterRef("pk"))
+        .exclude(**{f"extra__{PREVIOUS_OUTCOME_KEY}__isnull": True})
+        .order_by("contacted_at", "pk")
+        .annotate(previous=KeyTextTransform(PREVIOUS_OUTCOME_KEY, "extra"))
+        .values("previous")[:1],
+        output_field=CharField(),
+    )
+    # KeyTextTransform, not KT: KT("customer__extra__poutcome") reads "extra" as a JSON key of
+    # customer_id instead of following the relation (Django 5.2).
+    from_roster = KeyTextTransform(PREVIOUS_OUTCOME_KEY, "customer__extra")
+    return Coalesce(from_roster, from_contact, output_field=CharField())
+
+
+def response_by(
+    *, user, dimension: str, campaign: Campaign | None = None, overall: ResponseFigures | None = None
+) -> list[ResponseFigures]:
+    """Compute the customers with an outcome, the converted ones, the conversion rate and the
+    lift per group of `dimension` (one of RESPONSE_DIMENSIONS), sorted by lift, highest
+    first, and groups without a lift last. Pass `overall` to save its query."""
+    if dimension not in RESPONSE_DIMENSIONS:
+        raise ValueError(
+            f"Unknown response dimension {dimension!r}; expected one of {', '.join(RESPONSE_DIMENSIONS)}"
+        )
+    tasks = response_tasks(user=user, campaign=campaign)
+    if overall is None:
+        overall = response_overall(tasks=tasks)
+    counts = _customer_counts()
+
+    if dimension == "tier":
+        rows = tasks.values("customer__tier_id", "customer__tier__name_en", "customer__tier__name_zh").annotate(**counts)
+        groups = [
+            (
+                row["customer__tier_id"],
+                _tier_label(row["customer__tier__name_en"], row["customer__tier__name_zh"]),
+                row,
+            )
+            for row in rows
+        ]
+    else:
+        if dimension == "occupation":
+            expression = Coalesce("customer__occupation", Value(""), output_field=CharField())
+        elif dimension == "channel":
+            expression = Coalesce("channel", Value(""), output_field=CharField())
+        elif dimension == "previous_outcome":
+            expression = Coalesce(_previous_outcome(), Value(""), output_field=CharField())
+        elif dimension == "age_band":
+            expression = _age_band_case("customer__")
+        else:
+            expression = _aum_band_case("customer__")
+        rows = tasks.annotate(group=expression).values("group").annotate(**counts)
+        labels = _labels(dimension)
+        groups = [
+            (
+                row["group"] or UNKNOWN_KEY,
+                labels.get(row["group"], row["group"]) if row["group"] not in ("", UNKNOWN_KEY) else str(_("Unknown")),
+                row,
+            )
+            for row in rows
+        ]
+
+    result = []
+    for key, label, row in groups:
+        rate = row["converted"] / row["customers"] if row["customers"] else None
+        lift = rate / overall.conversion_rate if rate is not None and overall.conversion_rate else None
+        result.append(
+            ResponseFigures(
+                key=str(key if key is not None else UNKNOWN_KEY),
+                label=label or str(_("Unknown")),
+                customers=row["customers"],
+                converted=row["converted"],
+                conversion_rate=rate,
+                lift=lift,
+                filters=_group_filters(dimension, key),
+            )
+        )
+    return sorted(result, key=lambda item: (item.lift is None, -(item.lift or 0), -item.customers, item.label))
+
+
+def segment_filters_for(*, dimension: str, key: str) -> dict:
+    """Return the roster filter of one response group for a new campaign segment, leaving out
+    customers marked do-not-contact. Raises ValueError for a group the roster cannot select."""
+    if dimension not in RESPONSE_DIMENSIONS:
+        raise ValueError(f"Unknown dimension {dimension!r}")
+    # An unknown tier id or age band passes here; segment_create rejects it with the roster
+    # filter's own message.
+    filters = _group_filters(dimension, key)
+    if filters is None:
+        raise ValueError(f"The roster filter has no parameter for {dimension} {key!r}")
+    return {**filters, "do_not_contact": "false"}
