@@ -67,6 +67,11 @@ class Campaign(models.Model):
         blank=True,
         related_name="+",
     )
+    due_soon_working_days = models.PositiveSmallIntegerField(
+        _("due-soon reminder (working days before due)"),
+        default=2,
+        help_text=_("Client managers get one reminder this many working days before a task is due; 0 turns it off."),
+    )
     # Imported past campaigns carry outcomes but were never launched through the portal.
     is_historical = models.BooleanField(_("imported history"), default=False)
     launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
@@ -200,24 +205,37 @@ class ContactRecord(models.Model):
 
 class Reminder(models.Model):
     """The ledger of reminder mails. The unique key (recipient, kind, subject, business date)
-    is what stops a second run of the same job from sending the same mail again."""
+    is what stops a second run, a duplicate Celery delivery or a second beat from sending the
+    same mail again. Rows about one task carry the task's due date in the subject key, so a
+    rescheduled task is reminded again."""
 
     class Kind(models.TextChoices):
         DIGEST = "digest", _("Morning digest")
+        DUE_SOON = "due_soon", _("Due-soon reminder")
         ESCALATION = "escalation", _("Escalation")
+        RETURNED = "returned", _("Returned task notice")
+        OWNER_SUMMARY = "owner_summary", _("Weekly campaign owner summary")
+        PLATFORM_SUMMARY = "platform_summary", _("Daily platform summary")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        # The task was closed or reassigned before its reminder went out.
+        CANCELLED = "cancelled", _("Cancelled")
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="reminders"
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    # What the reminder is about beyond recipient and day, e.g. a task id; empty for a digest.
+    # What the reminder is about beyond recipient and day, e.g. "task:12:due:2026-03-04"; empty for a digest.
     subject_key = models.CharField(_("subject"), max_length=100, blank=True, default="")
     business_date = models.DateField(_("business date"))
+    task = models.ForeignKey(
+        FollowUpTask, verbose_name=_("task"), on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+    )
+    # 1 for the client manager, 2 for the supervisor, 3 for the head of the parent branch.
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
@@ -233,3 +251,49 @@ class Reminder(models.Model):
                 fields=["recipient", "kind", "subject_key", "business_date"], name="reminder_once_per_key"
             ),
         ]
+        indexes = [models.Index(fields=["status", "kind"], name="reminder_status_kind_idx")]
+
+
+class WorkingDayOverride(models.Model):
+    """An administrator's correction of the mainland China working-day calendar for one date,
+    for years the calendar package does not cover or for a late official change."""
+
+    date = models.DateField(_("date"), unique=True)
+    is_working_day = models.BooleanField(_("working day"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("working-day override")
+        verbose_name_plural = _("working-day overrides")
+        ordering = ["-date"]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d}"
+
+
+class ReminderRun(models.Model):
+    """One run of a reminder schedule, with its counts, for the administrators' status page."""
+
+    schedule = models.CharField(_("schedule"), max_length=100, db_index=True)
+    business_date = models.DateField(_("business date"))
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    sent = models.PositiveIntegerField(_("sent"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("reminder run")
+        verbose_name_plural = _("reminder runs")
+        ordering = ["-started_at", "-id"]
+
+
+class BeatHeartbeat(models.Model):
+    """The last time the heartbeat task ran: proof that beat schedules and a worker consumes."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    beat_at = models.DateTimeField(_("last heartbeat"))
+
+    class Meta:
+        verbose_name = _("beat heartbeat")
+        verbose_name_plural = _("beat heartbeats")

@@ -7,8 +7,10 @@ from typing import NoReturn
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
-from .reminders import reminders_business_date_today, reminders_run
+from .models import BeatHeartbeat, ReminderRun
+from .reminders import DAILY_KINDS, NOTICE_KINDS, ReminderRunResult, reminders_business_date_today, reminders_run
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +24,9 @@ class RemindersIncompleteError(Exception):
     """Some reminder mails of a run failed, so the task runs again to resend them."""
 
 
+HEARTBEAT_NAME = "beat"
+
+
 @shared_task(
     bind=True,
     name="campaigns.send_daily_reminders",
@@ -29,32 +34,77 @@ class RemindersIncompleteError(Exception):
     max_retries=SEND_DAILY_REMINDERS_MAX_RETRIES,
 )
 def send_daily_reminders(self, business_date: str | None = None) -> dict[str, int]:
-    """Send the morning digests and escalations of `business_date` (ISO format, default today
-    in Asia/Shanghai). Retries on database connection errors and on failed mails."""
+    """Send the digests, due-soon reminders, escalations, returned-task notices and summaries
+    of `business_date` (ISO format, default today in Asia/Shanghai). Retries on database
+    connection errors and on failed mails."""
+    return _reminders_task_run(self, schedule=self.name, business_date=business_date, kinds=DAILY_KINDS)
+
+
+@shared_task(
+    bind=True,
+    name="campaigns.send_task_notices",
+    acks_late=True,
+    max_retries=SEND_DAILY_REMINDERS_MAX_RETRIES,
+)
+def send_task_notices(self, business_date: str | None = None) -> dict[str, int]:
+    """Send the returned-task notices not yet sent. Beat runs this every few minutes."""
+    return _reminders_task_run(self, schedule=self.name, business_date=business_date, kinds=NOTICE_KINDS)
+
+
+@shared_task(name="campaigns.beat_heartbeat", ignore_result=True)
+def beat_heartbeat() -> None:
+    """Record that beat scheduled this task and a worker ran it; the status page shows it."""
+    BeatHeartbeat.objects.update_or_create(name=HEARTBEAT_NAME, defaults={"beat_at": timezone.now()})
+
+
+def _reminders_task_run(task, *, schedule: str, business_date: str | None, kinds) -> dict[str, int]:
     date = datetime.date.fromisoformat(business_date) if business_date else reminders_business_date_today()
-    attempt = self.request.retries + 1
-    logger.info("Task %s: reminders of %s started, attempt %s", self.request.id, date, attempt)
+    attempt = task.request.retries + 1
+    logger.info("Task %s: %s of %s started, attempt %s", task.request.id, schedule, date, attempt)
+    run = ReminderRun(schedule=schedule, business_date=date, started_at=timezone.now())
 
     try:
-        result = reminders_run(business_date=date)
+        run.save()
+        result = reminders_run(business_date=date, kinds=kinds)
     except (OperationalError, InterfaceError) as error:
-        logger.warning("Task %s: reminders of %s hit a database error on attempt %s: %s", self.request.id, date, attempt, error)
-        _retry(self, date=date, error=error)
+        logger.warning(
+            "Task %s: %s of %s hit a database error on attempt %s: %s", task.request.id, schedule, date, attempt, error
+        )
+        _run_record(run, error=error)
+        _retry(task, date=date, error=error)
 
+    _run_record(run, result=result)
     logger.info(
-        "Task %s: reminders of %s finished, %s sent, %s already sent, %s in progress elsewhere, %s without e-mail, "
-        "%s failed",
-        self.request.id,
+        "Task %s: %s of %s finished, %s sent, %s already sent, %s in progress elsewhere, %s without e-mail, "
+        "%s cancelled, %s failed",
+        task.request.id,
+        schedule,
         date,
         result.sent,
         result.skipped_already_sent,
         result.skipped_in_progress,
         result.skipped_no_email,
+        result.skipped_cancelled,
         result.failed,
     )
     if result.failed:
-        _retry(self, date=date, error=RemindersIncompleteError(f"{result.failed} reminder mails of {date} failed"))
+        _retry(task, date=date, error=RemindersIncompleteError(f"{result.failed} reminder mails of {date} failed"))
     return result.as_dict()
+
+
+def _run_record(run: ReminderRun, *, result: ReminderRunResult | None = None, error: Exception | None = None) -> None:
+    """Store the outcome of a run for the status page. A database error leaves the row
+    unfinished, because the database may be what failed."""
+    run.finished_at = timezone.now()
+    if result is not None:
+        run.sent = result.sent
+        run.failed = result.failed
+    if error is not None:
+        run.error = f"{type(error).__name__}: {error}"[:2000]
+    try:
+        run.save()
+    except (OperationalError, InterfaceError) as save_error:
+        logger.warning("Reminder run %s of %s: recording its outcome failed: %s", run.pk, run.schedule, save_error)
 
 
 def _retry(task, *, date: datetime.date, error: Exception) -> NoReturn:

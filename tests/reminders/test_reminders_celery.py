@@ -148,18 +148,27 @@ def test_worker_delivers_over_smtp_once(
     make_task(assignee=users["manager_b"], days=2, customer__name="Smtp Week Guo")
 
     first_run = send_daily_reminders.delay(BUSINESS_DATE.isoformat())
-    received = smtp_server.wait_for(3, DELIVERY_TIMEOUT_SECONDS)
+    # Two digests, the overdue task's escalation to its manager and supervisor, and the
+    # platform user's daily summary and weekly campaign summary.
+    received = smtp_server.wait_for(6, DELIVERY_TIMEOUT_SECONDS)
     state, counts = finished_tasks.wait_for(first_run.id, DELIVERY_TIMEOUT_SECONDS)
     assert state == "SUCCESS"
-    assert (counts["sent"], counts["failed"]) == (3, 0)
-
-    by_recipient = {recipients[0]: message for recipients, message in received}
-    assert sorted(by_recipient) == ["cm_a@bank.example", "cm_b@bank.example", "sup_a@bank.example"]
+    assert (counts["sent"], counts["failed"]) == (6, 0)
     assert all(len(recipients) == 1 for recipients, _message in received)
 
-    digest = by_recipient["cm_a@bank.example"]
-    assert digest["Subject"] == "Morning digest for 2026-03-02: 1 open task"
+    by_subject = {(recipients[0], message["Subject"]): message for recipients, message in received}
+    assert sorted(by_subject) == [
+        ("cm_a@bank.example", "Escalation: 1 task overdue by 1 working days or more"),
+        ("cm_a@bank.example", "Morning digest for 2026-03-02: 1 open task"),
+        ("cm_b@bank.example", "Morning digest for 2026-03-02: 1 open task"),
+        ("platform@bank.example", "Platform summary for 2026-03-02: 2 open tasks, 1 overdue"),
+        ("platform@bank.example", "Weekly summary from 2026-03-02: 1 active campaign"),
+        ("sup_a@bank.example", "Escalation: 1 task overdue by 3 working days or more"),
+    ]
+
+    digest = by_subject[("cm_a@bank.example", "Morning digest for 2026-03-02: 1 open task")]
     assert digest["From"] == "portal@bank.example"
+    assert digest["Message-ID"].startswith("<reminder.digest.")
     assert digest.get_content_type() == "multipart/alternative"
     digest_text = part_content(digest, "text/plain")
     digest_html = part_content(digest, "text/html")
@@ -170,19 +179,19 @@ def test_worker_delivers_over_smtp_once(
     assert "13912345678" not in digest_html
     assert f"{PORTAL_BASE_URL}/campaigns/tasks/mine/" in digest_text
 
-    escalation = by_recipient["sup_a@bank.example"]
-    assert escalation["Subject"] == "Escalation: 1 task overdue by more than 3 days"
+    escalation = by_subject[("sup_a@bank.example", "Escalation: 1 task overdue by 3 working days or more")]
     assert "Smtp Overdue Lin" in part_content(escalation, "text/plain")
     assert "<table" in part_content(escalation, "text/html")
 
-    assert "Smtp Week Guo" in part_content(by_recipient["cm_b@bank.example"], "text/plain")
+    week_digest = by_subject[("cm_b@bank.example", "Morning digest for 2026-03-02: 1 open task")]
+    assert "Smtp Week Guo" in part_content(week_digest, "text/plain")
 
-    assert Reminder.objects.filter(business_date=BUSINESS_DATE, status=Reminder.Status.SENT).count() == 3
+    assert Reminder.objects.filter(status=Reminder.Status.SENT).count() == 6
 
     # The same date again: the worker runs the task, and the ledger stops every mail.
     second_run = send_daily_reminders.delay(BUSINESS_DATE.isoformat())
     state, counts = finished_tasks.wait_for(second_run.id, DELIVERY_TIMEOUT_SECONDS)
     assert state == "SUCCESS"
-    assert (counts["sent"], counts["skipped_already_sent"], counts["failed"]) == (0, 3, 0)
-    assert len(smtp_server.messages) == 3
-    assert list(Reminder.objects.values_list("attempts", flat=True)) == [1, 1, 1]
+    assert (counts["sent"], counts["skipped_already_sent"], counts["failed"]) == (0, 6, 0)
+    assert len(smtp_server.messages) == 6
+    assert set(Reminder.objects.values_list("attempts", flat=True)) == {1}

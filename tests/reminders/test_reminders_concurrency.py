@@ -56,7 +56,7 @@ def test_locked_ledger_row_is_skipped(postgresql, users, make_task):
     thread, errors = run_in_thread(hold_lock)
     assert locked.wait(THREAD_TIMEOUT_SECONDS)
     try:
-        result = reminders_run(business_date=BUSINESS_DATE)
+        result = reminders_run(business_date=BUSINESS_DATE, kinds=(Reminder.Kind.DIGEST,))
     finally:
         release.set()
         thread.join(THREAD_TIMEOUT_SECONDS)
@@ -78,7 +78,7 @@ def test_parallel_runs_send_each_mail_once(postgresql, users, make_task):
 
     def run():
         start.wait(THREAD_TIMEOUT_SECONDS)
-        results.append(reminders_run(business_date=BUSINESS_DATE))
+        results.append(reminders_run(business_date=BUSINESS_DATE, kinds=(Reminder.Kind.DIGEST,)))
 
     threads = [run_in_thread(run) for _ in range(3)]
     for thread, _errors in threads:

@@ -18,6 +18,9 @@ from .conftest import BUSINESS_DATE, PORTAL_BASE_URL
 
 pytestmark = pytest.mark.django_db
 
+DIGEST = (Reminder.Kind.DIGEST,)
+DIGEST_AND_ESCALATION = (Reminder.Kind.DIGEST, Reminder.Kind.ESCALATION)
+
 
 def mails_to(address):
     return [message for message in mail.outbox if message.to == [address]]
@@ -46,9 +49,9 @@ def test_digest_groups_overdue_today_and_week(users, make_task):
     make_task(assignee=manager, days=-5, customer__name="Done Zhou", status=FollowUpTask.Status.DONE)
     make_task(assignee=manager, days=-5, customer__name="Verified Wu", status=FollowUpTask.Status.VERIFIED)
 
-    result = reminders_run(business_date=BUSINESS_DATE)
+    result = reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
 
-    assert result.sent == 1  # only the digest: no open task is overdue by more than 3 days
+    assert result.sent == 1
     message = only_mail_to(manager.email)
     assert message.subject == "Morning digest for 2026-03-02: 4 open tasks"
     body = message.body
@@ -80,61 +83,34 @@ def test_digest_skips_managers_without_digest(users, make_task):
     make_task(assignee=inactive, days=0)
     make_task(assignee=users["platform"], days=0)
 
-    result = reminders_run(business_date=BUSINESS_DATE)
+    result = reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
 
     assert result.sent == 1
     assert [message.to for message in mail.outbox] == [[users["manager_a"].email]]
     assert list(Reminder.objects.values_list("recipient__username", "kind")) == [("cm_a", "digest")]
 
 
-def test_escalation_only_beyond_threshold(users, make_task):
-    supervisor = users["supervisor_a"]
-    supervisor.receive_digest = False  # escalations ignore the digest preference
-    supervisor.save()
-    make_task(assignee=users["manager_a"], days=-3, customer__name="Three Days Qian")
-    make_task(assignee=users["manager_a"], days=-4, customer__name="Four Days Feng")
-    make_task(assignee=users["manager_a1"], days=-10, customer__name="Ten Days Chen")
-    make_task(assignee=users["manager_a1"], days=-10, customer__name="Closed Chu", status=FollowUpTask.Status.DONE)
-    make_task(assignee=users["manager_b"], days=-3, customer__name="Three Days Han")
-
-    result = reminders_run(business_date=BUSINESS_DATE)
-
-    message = only_mail_to(supervisor.email)
-    assert message.subject == "Escalation: 2 tasks overdue by more than 3 days"
-    assert "Four Days Feng" in message.body
-    assert "Ten Days Chen" in message.body
-    assert "Three Days Qian" not in message.body
-    assert "Closed Chu" not in message.body
-    assert str(users["manager_a1"]) in message.body
-    assert mails_to(users["supervisor_b"].email) == []
-    assert result.sent == 4  # three digests and one escalation
-    assert Reminder.objects.filter(kind=Reminder.Kind.ESCALATION).count() == 1
-
-
-def test_escalation_threshold_follows_setting(users, make_task, settings):
-    settings.REMINDER_ESCALATION_DAYS = 1
-    make_task(assignee=users["manager_b"], days=-2)
-
-    reminders_run(business_date=BUSINESS_DATE)
-
-    assert only_mail_to(users["supervisor_b"].email).subject == "Escalation: 1 task overdue by more than 1 days"
-
-
 def test_second_run_sends_nothing(users, make_task):
     make_task(assignee=users["manager_a"], days=-5)
     make_task(assignee=users["manager_b"], days=1)
 
-    first = reminders_run(business_date=BUSINESS_DATE)
-    second = reminders_run(business_date=BUSINESS_DATE)
+    first = reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST_AND_ESCALATION)
+    second = reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST_AND_ESCALATION)
 
-    assert (first.sent, first.skipped_already_sent, first.failed) == (3, 0, 0)
-    assert (second.sent, second.skipped_already_sent, second.failed) == (0, 3, 0)
-    assert len(mail.outbox) == 3
-    ledger = list(Reminder.objects.order_by("recipient__username").values_list("recipient__username", "kind", "status", "attempts"))
+    # Two digests, and the overdue task's escalation to its manager and to the supervisor.
+    assert (first.sent, first.skipped_already_sent, first.failed) == (4, 0, 0)
+    assert (second.sent, second.skipped_already_sent, second.failed) == (0, 4, 0)
+    assert len(mail.outbox) == 4
+    ledger = list(
+        Reminder.objects.order_by("recipient__username", "kind").values_list(
+            "recipient__username", "kind", "escalation_level", "status", "attempts"
+        )
+    )
     assert ledger == [
-        ("cm_a", "digest", "sent", 1),
-        ("cm_b", "digest", "sent", 1),
-        ("sup_a", "escalation", "sent", 1),
+        ("cm_a", "digest", None, "sent", 1),
+        ("cm_a", "escalation", 1, "sent", 1),
+        ("cm_b", "digest", None, "sent", 1),
+        ("sup_a", "escalation", 2, "sent", 1),
     ]
     assert all(reminder.sent_at is not None for reminder in Reminder.objects.all())
 
@@ -142,8 +118,8 @@ def test_second_run_sends_nothing(users, make_task):
 def test_next_day_sends_again(users, make_task):
     make_task(assignee=users["manager_a"], days=3)
 
-    reminders_run(business_date=BUSINESS_DATE)
-    result = reminders_run(business_date=BUSINESS_DATE + datetime.timedelta(days=1))
+    reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
+    result = reminders_run(business_date=BUSINESS_DATE + datetime.timedelta(days=1), kinds=DIGEST)
 
     assert result.sent == 1
     assert len(mail.outbox) == 2
@@ -155,7 +131,7 @@ def test_pending_ledger_row_is_sent(users, make_task):
     make_task(assignee=users["manager_a"], days=0)
     Reminder.objects.create(recipient=users["manager_a"], kind=Reminder.Kind.DIGEST, business_date=BUSINESS_DATE)
 
-    result = reminders_run(business_date=BUSINESS_DATE)
+    result = reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
 
     assert result.sent == 1
     reminder = Reminder.objects.get()
@@ -172,7 +148,7 @@ def test_refused_recipient_does_not_stop_others(users, make_task, settings):
     make_task(assignee=users["manager_a1"], days=0)
     make_task(assignee=users["manager_b"], days=0)
 
-    result = reminders_run(business_date=BUSINESS_DATE)
+    result = reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
 
     assert (result.sent, result.failed) == (2, 1)
     assert sorted(message.to[0] for message in mail.outbox) == ["cm_a1@bank.example", "cm_b@bank.example"]
@@ -190,11 +166,11 @@ def test_failed_mail_is_retried_next_run(users, make_task, settings):
     manager.save()
     make_task(assignee=manager, days=0)
     make_task(assignee=users["manager_b"], days=0)
-    reminders_run(business_date=BUSINESS_DATE)
+    reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
 
     manager.email = "cm_a@bank.example"
     manager.save()
-    result = reminders_run(business_date=BUSINESS_DATE)
+    result = reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
 
     assert (result.sent, result.skipped_already_sent, result.failed) == (1, 1, 0)
     assert [message.to for message in mail.outbox] == [["cm_b@bank.example"], ["cm_a@bank.example"]]
@@ -212,7 +188,7 @@ def test_recipient_without_email_is_skipped(users, make_task, caplog):
     make_task(assignee=users["manager_b"], days=0)
 
     with caplog.at_level("WARNING", logger="campaigns.reminders"):
-        result = reminders_run(business_date=BUSINESS_DATE)
+        result = reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
 
     assert (result.sent, result.skipped_no_email) == (1, 1)
     assert [message.to for message in mail.outbox] == [["cm_b@bank.example"]]
@@ -229,7 +205,7 @@ def test_language_follows_recipient(users, make_task, zh_hans_catalog):
     make_task(assignee=chinese, days=-1)
     make_task(assignee=chinese, days=2)
 
-    reminders_run(business_date=BUSINESS_DATE)
+    reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
 
     english_mail = only_mail_to(english.email)
     assert english_mail.subject == "Morning digest for 2026-03-02: 1 open task"
@@ -248,24 +224,10 @@ def test_language_follows_recipient(users, make_task, zh_hans_catalog):
     assert "Overdue" not in chinese_html
 
 
-def test_chinese_escalation_renders(users, make_task, zh_hans_catalog):
-    supervisor = users["supervisor_b"]
-    supervisor.language = "zh-hans"
-    supervisor.save()
-    make_task(assignee=users["manager_b"], days=-5)
-
-    reminders_run(business_date=BUSINESS_DATE)
-
-    message = only_mail_to(supervisor.email)
-    assert message.subject == "升级提醒：1 项任务逾期超过 3 天"
-    assert "您所辖客户经理的以下跟进任务已逾期超过 3 天。" in message.body
-    assert "客户经理" in html_part(message)
-
-
 def test_mail_has_text_and_html_parts(users, make_task):
     task = make_task(assignee=users["manager_a"], days=0, customer__name="Html Part Ma")
 
-    reminders_run(business_date=BUSINESS_DATE)
+    reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
 
     message = only_mail_to(users["manager_a"].email)
     assert message.content_subtype == "plain"
@@ -285,9 +247,9 @@ def test_mail_masks_customer_identifiers(users, make_task):
     )
     make_task(assignee=users["manager_b"], days=-5, customer=customer)
 
-    reminders_run(business_date=BUSINESS_DATE)
+    reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST_AND_ESCALATION)
 
-    assert len(mail.outbox) == 2  # the digest and the escalation
+    assert len(mail.outbox) == 3  # the digest and two escalation levels
     for message in mail.outbox:
         texts = [message.subject, message.body, html_part(message)]
         for text in texts:
@@ -302,16 +264,23 @@ def test_mail_masks_customer_identifiers(users, make_task):
 def test_html_escapes_customer_name(users, make_task):
     make_task(assignee=users["manager_a"], days=0, customer__name="<b>Bold</b>")
 
-    reminders_run(business_date=BUSINESS_DATE)
+    reminders_run(business_date=BUSINESS_DATE, kinds=DIGEST)
 
     message = only_mail_to(users["manager_a"].email)
     assert "&lt;b&gt;Bold&lt;/b&gt;" in html_part(message)
     assert "<b>Bold</b>" in message.body
 
 
+# Scans (overrides, digest managers, overdue tasks, branch heads), recipients, the ledger
+# insert and the unsent rows.
+QUERIES_PER_RUN = 7
+# Savepoint, row lock, the mail's tasks, the update and the release.
+QUERIES_PER_MAIL = 5
+
+
 def count_run_queries(business_date):
     with CaptureQueriesContext(connection) as queries:
-        result = reminders_run(business_date=business_date)
+        result = reminders_run(business_date=business_date, kinds=DIGEST_AND_ESCALATION)
     return len(queries), result
 
 
@@ -326,11 +295,8 @@ def test_queries_do_not_grow_with_tasks(users, make_task):
             make_task(assignee=manager, days=days)
     many_count, many_result = count_run_queries(BUSINESS_DATE + datetime.timedelta(days=1))
 
-    # Four mails both times: two digests and two escalations.
-    assert few_result.sent == 4
-    assert many_result.sent == 4
+    # Six mails both times: two digests, and escalations to two managers and two supervisors.
+    assert few_result.sent == 6
+    assert many_result.sent == 6
     assert many_count == few_count
-    # Three reads per run (digest tasks, escalation tasks, sent ledger rows), then eight
-    # statements per mail: claim (select, savepoint, insert, release) and send (savepoint,
-    # select for update, update, release).
-    assert few_count == 3 + 4 * 8
+    assert few_count == QUERIES_PER_RUN + 6 * QUERIES_PER_MAIL

@@ -1,5 +1,6 @@
 """The run_reminders management command."""
 
+import datetime
 from io import StringIO
 
 import pytest
@@ -27,11 +28,18 @@ def test_command_twice_sends_once(users, make_task):
     first = run_command("--date", "2026-03-02")
     second = run_command("--date", "2026-03-02")
 
-    assert first.startswith("Reminders of 2026-03-02: 3 sent, 0 already sent,")
+    # Two digests, two escalation levels, and the platform user's two summaries.
+    assert first.startswith("Reminders of 2026-03-02: 6 sent, 0 already sent,")
     assert first.strip().endswith("0 failed.")
-    assert second.startswith("Reminders of 2026-03-02: 0 sent, 3 already sent,")
-    assert len(mail.outbox) == 3
-    assert set(Reminder.objects.values_list("business_date", "status")) == {(BUSINESS_DATE, "sent")}
+    assert second.startswith("Reminders of 2026-03-02: 0 sent, 6 already sent,")
+    assert len(mail.outbox) == 6
+    assert set(Reminder.objects.values_list("status", flat=True)) == {"sent"}
+    # An escalation is dated the working day its level fell due: Friday 27 February for the
+    # first level, and Monday 2 March for the second after the make-up working Saturday.
+    escalation_dates = dict(
+        Reminder.objects.filter(kind=Reminder.Kind.ESCALATION).values_list("escalation_level", "business_date")
+    )
+    assert escalation_dates == {1: datetime.date(2026, 2, 27), 2: BUSINESS_DATE}
 
 
 def test_command_rejects_invalid_date(users, make_task):
@@ -54,4 +62,4 @@ def test_command_fails_when_a_mail_fails(users, make_task, settings):
     with pytest.raises(CommandError, match="1 reminder mails failed. Run the command again"):
         run_command("--date", "2026-03-02")
 
-    assert Reminder.objects.get().status == Reminder.Status.FAILED
+    assert Reminder.objects.get(recipient=manager, kind=Reminder.Kind.DIGEST).status == Reminder.Status.FAILED

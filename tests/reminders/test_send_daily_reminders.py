@@ -46,14 +46,16 @@ def test_task_returns_counts(users, make_task):
     outcome = send_daily_reminders.apply(kwargs={"business_date": BUSINESS_DATE.isoformat()})
 
     assert outcome.successful()
+    # The digest, and the platform user's daily summary and weekly campaign summary.
     assert outcome.result == {
-        "sent": 1,
+        "sent": 3,
         "skipped_already_sent": 0,
         "skipped_in_progress": 0,
         "skipped_no_email": 0,
+        "skipped_cancelled": 0,
         "failed": 0,
     }
-    assert Reminder.objects.get().business_date == BUSINESS_DATE
+    assert Reminder.objects.get(kind=Reminder.Kind.DIGEST).business_date == BUSINESS_DATE
 
 
 def test_task_retries_failed_mails_bounded(users, make_task, settings):
@@ -75,18 +77,18 @@ def test_task_retries_failed_mails_bounded(users, make_task, settings):
     delivered = Reminder.objects.get(recipient=users["manager_b"])
     assert delivered.status == Reminder.Status.SENT
     assert delivered.attempts == 1
-    assert [message.to for message in mail.outbox] == [["cm_b@bank.example"]]
+    assert sorted(message.to[0] for message in mail.outbox) == ["cm_b@bank.example", "platform@bank.example", "platform@bank.example"]
 
 
 def test_task_retries_database_errors(users, make_task, monkeypatch):
     make_task(assignee=users["manager_a"], days=0)
     calls = []
 
-    def flaky_reminders_run(*, business_date):
+    def flaky_reminders_run(*, business_date, kinds):
         calls.append(business_date)
         if len(calls) == 1:
             raise OperationalError("server closed the connection unexpectedly")
-        return reminders_run(business_date=business_date)
+        return reminders_run(business_date=business_date, kinds=kinds)
 
     monkeypatch.setattr("campaigns.tasks.reminders_run", flaky_reminders_run)
 
@@ -94,8 +96,8 @@ def test_task_retries_database_errors(users, make_task, monkeypatch):
 
     assert outcome.successful()
     assert calls == [BUSINESS_DATE, BUSINESS_DATE]
-    assert outcome.result["sent"] == 1
-    assert Reminder.objects.get().status == Reminder.Status.SENT
+    assert outcome.result["sent"] == 3
+    assert set(Reminder.objects.values_list("status", flat=True)) == {Reminder.Status.SENT}
 
 
 def test_default_date_is_shanghai_today(users, make_task, monkeypatch):
@@ -109,5 +111,6 @@ def test_default_date_is_shanghai_today(users, make_task, monkeypatch):
 
     assert outcome.successful()
     assert reminders_business_date_today() == BUSINESS_DATE
-    assert Reminder.objects.get().business_date == BUSINESS_DATE
-    assert mail.outbox[0].subject == "Morning digest for 2026-03-02: 1 open task"
+    assert Reminder.objects.get(kind=Reminder.Kind.DIGEST).business_date == BUSINESS_DATE
+    digests = [message for message in mail.outbox if message.to == [users["manager_a"].email]]
+    assert [message.subject for message in digests] == ["Morning digest for 2026-03-02: 1 open task"]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import reminder_views
+
+app_name = "reminders"
+
+urlpatterns = [
+    path("", reminder_views.reminder_status, name="status"),
+]
