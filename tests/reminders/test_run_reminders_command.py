@@ -63,3 +63,20 @@ def test_command_fails_when_a_mail_fails(users, make_task, settings):
         run_command("--date", "2026-03-02")
 
     assert Reminder.objects.get(recipient=manager, kind=Reminder.Kind.DIGEST).status == Reminder.Status.FAILED
+
+
+def test_command_sends_only_given_kind(users, make_task):
+    make_task(assignee=users["manager_a"], days=-4)
+
+    output = run_command("--date", "2026-03-02", "--kind", "digest")
+
+    assert output.startswith("Reminders of 2026-03-02: 1 sent, 0 already sent,")
+    assert list(Reminder.objects.values_list("kind", flat=True)) == ["digest"]
+    assert [message.to for message in mail.outbox] == [[users["manager_a"].email]]
+
+
+def test_command_rejects_unknown_kind(users):
+    with pytest.raises(CommandError, match="invalid choice: 'weekly'"):
+        run_command("--date", "2026-03-02", "--kind", "weekly")
+
+    assert not Reminder.objects.exists()
