@@ -119,6 +119,9 @@ class Customer(models.Model):
     )
     risk_level = models.CharField(_("risk level"), max_length=10, blank=True)
     do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    # Set by the first complete roster import that does not contain the customer, cleared by
+    # the next one that does. Customers are never deleted by an import.
+    missing_since = models.DateField(_("missing from the roster since"), null=True, blank=True, db_index=True)
     extra = models.JSONField(_("other imported columns"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -155,6 +158,8 @@ class RosterImport(models.Model):
     class Status(models.TextChoices):
         UPLOADED = "uploaded", _("Uploaded")
         PREVIEWED = "previewed", _("Previewed")
+        # Queued for or running in a Celery worker. The import's summary contains the progress.
+        COMMITTING = "committing", _("Committing")
         COMMITTED = "committed", _("Committed")
         REJECTED = "rejected", _("Rejected")
         FAILED = "failed", _("Failed")
@@ -180,3 +185,86 @@ class RosterImport(models.Model):
 
     def __str__(self):
         return f"{self.original_name} ({self.get_status_display()})"
+
+
+class ImportProfile(models.Model):
+    """A saved column mapping and reading options for the files of one source system, picked
+    at upload. `mapping` maps folded headers (see header_normalize) to field names, so that
+    stray spaces or full-width characters in next month's header still match."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=RosterImport.Kind.choices, default=RosterImport.Kind.ROSTER
+    )
+    mapping = models.JSONField(_("column mapping"), default=dict)
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("saved by"), on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("import profile")
+        verbose_name_plural = _("import profiles")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class AumSnapshot(models.Model):
+    """A customer's AUM and tier as one roster import stated them. One per customer and day:
+    a later import on the same day replaces the snapshot."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="aum_snapshots"
+    )
+    taken_on = models.DateField(_("date"))
+    aum = models.DecimalField(_("AUM (CNY)"), max_digits=18, decimal_places=2)
+    tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    roster_import = models.ForeignKey(
+        RosterImport, verbose_name=_("roster import"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("AUM snapshot")
+        verbose_name_plural = _("AUM snapshots")
+        ordering = ["customer", "taken_on"]
+        constraints = [models.UniqueConstraint(fields=["customer", "taken_on"], name="aum_snapshot_customer_day")]
+        indexes = [models.Index(fields=["taken_on"], name="aum_snapshot_taken_on_idx")]
+
+
+class RosterChange(models.Model):
+    """One line of the roster diff a committed import produces: a new customer, one missing
+    from a complete roster, a tier change or an AUM drop above the import's threshold."""
+
+    class Kind(models.TextChoices):
+        NEW = "new", _("New customer")
+        MISSING = "missing", _("Missing from this file")
+        UPGRADE = "upgrade", _("Tier upgrade")
+        DOWNGRADE = "downgrade", _("Tier downgrade")
+        AUM_DROP = "aum_drop", _("AUM drop")
+
+    roster_import = models.ForeignKey(
+        RosterImport, verbose_name=_("roster import"), on_delete=models.CASCADE, null=True, blank=True,
+        related_name="roster_changes",
+    )
+    taken_on = models.DateField(_("date"))
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="roster_changes"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    aum_before = models.DecimalField(_("AUM before (CNY)"), max_digits=18, decimal_places=2, null=True, blank=True)
+    aum_after = models.DecimalField(_("AUM after (CNY)"), max_digits=18, decimal_places=2, null=True, blank=True)
+    tier_before = models.ForeignKey(
+        Tier, verbose_name=_("tier before"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    tier_after = models.ForeignKey(
+        Tier, verbose_name=_("tier after"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("roster change")
+        verbose_name_plural = _("roster changes")
+        ordering = ["roster_import", "kind", "customer"]
+        indexes = [models.Index(fields=["roster_import", "kind"], name="roster_change_import_kind_idx")]

@@ -1,12 +1,14 @@
 """Reads of branches and customers. `customer_list_for` is the one place that decides which
 customers a user may see; every list, detail page, export and dashboard goes through it."""
 
+from decimal import Decimal
+
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from portal.models import Role
 
-from .models import Branch, Customer, Tier
+from .models import AumSnapshot, Branch, Customer, RosterChange, RosterImport, Tier
 
 
 def branch_subtree(*, branch: Branch) -> QuerySet[Branch]:
@@ -50,3 +52,48 @@ def tier_for_aum(*, aum, tiers=None) -> Tier | None:
         if aum >= tier.min_aum:
             chosen = tier
     return chosen
+
+
+# Snapshots shown in a customer's AUM trend, the most recent ones.
+AUM_TREND_LENGTH = 24
+
+
+def aum_snapshots_for_customer(*, customer: Customer, limit: int = AUM_TREND_LENGTH) -> list[AumSnapshot]:
+    """Return the customer's last `limit` AUM snapshots, oldest first. The caller has already
+    checked the customer is in the user's scope (customer_get_for)."""
+    latest = list(customer.aum_snapshots.select_related("tier").order_by("-taken_on")[:limit])
+    return latest[::-1]
+
+
+def aum_trend_points(*, snapshots: list[AumSnapshot]) -> list[dict]:
+    """Return each snapshot with its change from the one before and a bar width in per cent of
+    the largest AUM of the list, for a chart drawn without JavaScript."""
+    largest = max((snapshot.aum for snapshot in snapshots), default=Decimal(0))
+    points = []
+    previous = None
+    for snapshot in snapshots:
+        points.append({
+            "taken_on": snapshot.taken_on,
+            "aum": snapshot.aum,
+            "tier": snapshot.tier,
+            "change": None if previous is None else snapshot.aum - previous.aum,
+            "width": int(snapshot.aum * 100 / largest) if largest > 0 and snapshot.aum > 0 else 0,
+        })
+        previous = snapshot
+    return points
+
+
+def roster_changes_for_import(*, roster_import: RosterImport, kind: str) -> QuerySet[RosterChange]:
+    """Return one list of an import's roster diff with the customer, branch and tiers joined.
+    Roster imports are platform work, and platform operators see every customer."""
+    return (
+        RosterChange.objects.filter(roster_import=roster_import, kind=kind)
+        .select_related("customer__branch", "tier_before", "tier_after")
+        .order_by("customer__customer_no")
+    )
+
+
+def customers_in_roster_change(*, user, roster_import: RosterImport, kind: str) -> QuerySet[Customer]:
+    """Return the customers of one list of an import's roster diff that `user` may see, e.g.
+    to target a campaign at them."""
+    return customer_list_for(user=user).filter(roster_changes__roster_import=roster_import, roster_changes__kind=kind)

@@ -12,6 +12,7 @@ line of the branch tree would give a task whose customer its supervisor cannot o
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -25,8 +26,10 @@ from portal.models import Role, User
 from .imports.mapping import ROSTER_FIELDS, MappingInvalid, mapping_validate
 from .imports.parsing import ParsedTable
 from .imports.report import ImportRejected, ImportReport
+from .imports.changes import ChangeSamples, change_state
 from .imports.rows import CheckedRow, rows_check
-from .models import Branch, Customer, Tier
+from .imports.history import DEFAULT_AUM_DROP_PERCENT, roster_history_record
+from .models import Branch, Customer, RosterImport, Tier
 from .selectors import tier_for_aum
 
 logger = logging.getLogger(__name__)
@@ -36,6 +39,8 @@ logger = logging.getLogger(__name__)
 WRITE_BATCH_SIZE = 1000
 LOOKUP_CHUNK_SIZE = 900
 DEFAULT_ERROR_LIMIT = 200
+# Called with a phase ("checking" or "writing"), the rows done and the rows in total.
+ProgressCallback = Callable[[str, int, int], None]
 # The user columns the client-manager checks read.
 STAFF_FIELDS = ("pk", "username", "role", "is_active", "branch_id")
 
@@ -58,7 +63,13 @@ class RosterPlan:
     report: ImportReport
     new: list[Customer] = field(default_factory=list)
     changed: list[Customer] = field(default_factory=list)
+    unchanged: list[Customer] = field(default_factory=list)
     changed_fields: set[str] = field(default_factory=set)
+    # AUM and tier id of each existing customer in a valid row before the file's values were
+    # applied, keyed by customer number, for the roster diff.
+    before: dict[str, tuple[Decimal, int | None]] = field(default_factory=dict)
+    # Ids of the existing customers named in the file, valid rows or not.
+    present_ids: set[int] = field(default_factory=set)
 
 
 def customer_update_aum(*, customer: Customer, aum: Decimal, user: User | None = None, tiers: list[Tier] | None = None) -> Customer:
@@ -100,31 +111,60 @@ def roster_import_commit(
     default_branch: Branch | None = None,
     mode: CommitMode = CommitMode.REJECT,
     error_limit: int = DEFAULT_ERROR_LIMIT,
+    roster_import: RosterImport | None = None,
+    complete_roster: bool = True,
+    aum_drop_percent: Decimal = DEFAULT_AUM_DROP_PERCENT,
+    progress: ProgressCallback | None = None,
+    on_written: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Write a roster file in one transaction and return its counts.
 
     With mode REJECT, any invalid row raises ImportRejected and nothing is written. With
     VALID_ROWS the valid rows are written and the invalid ones reported. `user` is None for
-    imports run from the command line."""
+    imports run from the command line. The same transaction stores today's AUM snapshots and
+    the roster diff (see roster_history_record), whose counts go to report.details["diff"],
+    and calls `on_written` with the report, so a caller can record the outcome atomically.
+
+    The rows are checked before the write transaction opens, so `progress` (called with a
+    phase, rows done and rows in total) can store progress that other connections see. Inside
+    the transaction only the writing phase is reported. Checking outside changes no isolation
+    on PostgreSQL, whose READ COMMITTED reads see other commits either way, and keeps SQLite's
+    IMMEDIATE write lock short."""
     started = time.monotonic()
     actor = user.username if user else "command line"
+    total = len(table.rows)
+    plan = roster_import_plan(
+        table=table, mapping=mapping, default_branch=default_branch, error_limit=error_limit,
+        progress=(lambda done: progress("checking", done, total)) if progress else None,
+    )
+    report = plan.report
+    if report.invalid and mode == CommitMode.REJECT:
+        logger.info("Roster import by %s rejected: %s invalid rows of %s", actor, report.invalid, report.total)
+        raise ImportRejected(
+            _("%(invalid)s of %(total)s rows are invalid, so nothing was imported.")
+            % {"invalid": report.invalid, "total": report.total},
+            report,
+        )
+    if progress is not None:
+        progress("writing", total, total)
     with transaction.atomic():
-        plan = roster_import_plan(table=table, mapping=mapping, default_branch=default_branch, error_limit=error_limit)
-        report = plan.report
-        if report.invalid and mode == CommitMode.REJECT:
-            logger.info("Roster import by %s rejected: %s invalid rows of %s", actor, report.invalid, report.total)
-            raise ImportRejected(
-                _("%(invalid)s of %(total)s rows are invalid, so nothing was imported.")
-                % {"invalid": report.invalid, "total": report.total},
-                report,
-            )
         Customer.objects.bulk_create(plan.new, batch_size=WRITE_BATCH_SIZE)
         if plan.changed:
             Customer.objects.bulk_update(
                 plan.changed, sorted(plan.changed_fields | {"updated_at"}), batch_size=WRITE_BATCH_SIZE
             )
-    report.committed = True
-    report.seconds = time.monotonic() - started
+        report.details["diff"] = roster_history_record(
+            plan=plan,
+            tiers=list(Tier.objects.order_by("min_aum")),
+            taken_on=timezone.localdate(),
+            roster_import=roster_import,
+            complete_roster=complete_roster,
+            aum_drop_percent=aum_drop_percent,
+        )
+        report.committed = True
+        report.seconds = time.monotonic() - started
+        if on_written is not None:
+            on_written(report)
     logger.info(
         "Roster import by %s committed: %s new, %s changed, %s unchanged, %s invalid in %.1f s",
         actor, report.new, report.changed, report.unchanged, report.invalid, report.seconds,
@@ -133,7 +173,12 @@ def roster_import_commit(
 
 
 def roster_import_plan(
-    *, table: ParsedTable, mapping: dict[str, str], default_branch: Branch | None, error_limit: int
+    *,
+    table: ParsedTable,
+    mapping: dict[str, str],
+    default_branch: Branch | None,
+    error_limit: int,
+    progress: Callable[[int], None] | None = None,
 ) -> RosterPlan:
     """Validate every row and decide, customer by customer, what to create or update.
 
@@ -147,10 +192,11 @@ def roster_import_plan(
     tiers = list(Tier.objects.order_by("min_aum"))
     report = ImportReport(total=len(table.rows))
     plan = RosterPlan(report=report)
-    checked_rows = list(rows_check(table=table, mapping=mapping, fields=ROSTER_FIELDS))
+    checked_rows = rows_check(table=table, mapping=mapping, fields=ROSTER_FIELDS, progress=progress)
 
     numbers = list(dict.fromkeys(row.values["customer_no"] for row in checked_rows if "customer_no" in row.values))
     existing = customers_by_number(numbers=numbers)
+    plan.present_ids = {customer.pk for customer in existing.values()}
     # A row that moves a customer to another branch without naming a client manager keeps
     # the current one, so that manager is loaded for the branch check too.
     moved_customers = [
@@ -176,6 +222,7 @@ def roster_import_plan(
         manager_line_check(row=row, references=references, customer=customer)
 
     now = timezone.now()
+    change_samples = ChangeSamples(references=references, tiers=tiers)
     for row in checked_rows:
         if not row.errors:
             customer = existing.get(row.values["customer_no"])
@@ -184,12 +231,16 @@ def roster_import_plan(
                 if new_customer is not None:
                     plan.new.append(new_customer)
             else:
+                plan.before[customer.customer_no] = (customer.aum, customer.tier_id)
+                previous = change_state(customer)
                 changed_fields = customer_apply(customer=customer, row=row, tiers=tiers)
                 if changed_fields:
                     customer.updated_at = now
                     plan.changed.append(customer)
                     plan.changed_fields |= changed_fields
+                    change_samples.add(customer=customer, previous=previous, changed_fields=changed_fields)
                 else:
+                    plan.unchanged.append(customer)
                     report.unchanged += 1
         if row.errors:
             report.invalid += 1
@@ -198,6 +249,7 @@ def roster_import_plan(
 
     report.new = len(plan.new)
     report.changed = len(plan.changed)
+    report.details["changes"] = change_samples.as_summary()
     return plan
 
 

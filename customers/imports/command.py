@@ -57,3 +57,25 @@ def report_print(command: BaseCommand, report: ImportReport) -> None:
         command.stderr.write(f"row {error.row}, column {error.column!r}, value {error.value!r}: {error.message}")
     if report.error_count > PRINTED_ERROR_LIMIT:
         command.stderr.write(f"... and {report.error_count - PRINTED_ERROR_LIMIT} more errors")
+
+
+def report_json(report: ImportReport, *, dry_run: bool) -> dict:
+    """Return the report as the JSON object `--report json` prints: the counts, the per-field
+    changes and roster diff when present, and every invalid row with its message in the active language."""
+    return {
+        "dry_run": dry_run,
+        "committed": report.committed,
+        "total": report.total,
+        "new": report.new,
+        "changed": report.changed,
+        "unchanged": report.unchanged,
+        "invalid": report.invalid,
+        "error_count": report.error_count,
+        "seconds": round(report.seconds, 2),
+        "changes": report.details.get("changes", {}),
+        "diff": report.details.get("diff", {}),
+        "errors": [
+            {"row": error.row, "column": error.column, "value": error.value, "message": error.message}
+            for error in report.errors
+        ],
+    }

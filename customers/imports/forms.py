@@ -1,9 +1,10 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Branch, RosterImport
+from customers.models import Branch, ImportProfile, RosterImport
 from portal.forms import BootstrapFormMixin
 
+from .history import DEFAULT_AUM_DROP_PERCENT
 from .mapping import EXTRA, IGNORE, ImportField, MappingInvalid, mapping_validate
 
 ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
@@ -24,6 +25,27 @@ class ImportUploadForm(BootstrapFormMixin, forms.Form):
         to_field_name="code",
         required=False,
         help_text=_("Roster only: the branch of new customers whose row has no branch code."),
+    )
+    profile = forms.ModelChoiceField(
+        label=_("Import profile"),
+        queryset=ImportProfile.objects.order_by("name"),
+        required=False,
+        help_text=_("The saved column mapping of the file's source system; leave empty to match columns by their headers."),
+    )
+    complete_roster = forms.BooleanField(
+        label=_("This file is the complete roster"),
+        required=False,
+        initial=True,
+        help_text=_("Roster only: customers missing from the file are flagged in the roster diff. They are never deleted."),
+    )
+    aum_drop_percent = forms.DecimalField(
+        label=_("AUM drop alert (%)"),
+        min_value=0,
+        max_value=100,
+        decimal_places=2,
+        initial=DEFAULT_AUM_DROP_PERCENT,
+        required=False,
+        help_text=_("Roster only: the roster diff lists customers whose AUM fell by at least this percentage."),
     )
     campaign_name = forms.CharField(
         label=_("Campaign name"), max_length=200, required=False,
@@ -46,6 +68,13 @@ class ImportUploadForm(BootstrapFormMixin, forms.Form):
         cleaned = super().clean()
         if cleaned.get("kind") == RosterImport.Kind.OUTCOMES and not cleaned.get("campaign_name", "").strip():
             self.add_error("campaign_name", _("Enter the name of the campaign the past outcomes belong to."))
+        profile = cleaned.get("profile")
+        if profile is not None and cleaned.get("kind") and profile.kind != cleaned["kind"]:
+            self.add_error(
+                "profile",
+                _("The profile %(profile)s is for %(profile_kind)s files, not %(kind)s files.")
+                % {"profile": profile.name, "profile_kind": profile.get_kind_display(), "kind": RosterImport.Kind(cleaned["kind"]).label},
+            )
         return cleaned
 
     def import_options(self) -> dict:
@@ -56,8 +85,14 @@ class ImportUploadForm(BootstrapFormMixin, forms.Form):
             options["campaign_name"] = data["campaign_name"].strip()
             if data["campaign_date"]:
                 options["campaign_date"] = data["campaign_date"].isoformat()
-        elif data["default_branch"]:
-            options["default_branch"] = data["default_branch"].code
+        else:
+            if data["default_branch"]:
+                options["default_branch"] = data["default_branch"].code
+            options["complete_roster"] = bool(data["complete_roster"])
+            percent = data["aum_drop_percent"]
+            options["aum_drop_percent"] = str(DEFAULT_AUM_DROP_PERCENT if percent is None else percent)
+        if data["profile"] is not None:
+            options["profile"] = data["profile"].name
         return options
 
 
@@ -71,6 +106,14 @@ class ImportMappingForm(BootstrapFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.headers = headers
         self.import_fields = fields
+        self.fields["profile_name"] = forms.CharField(
+            label=_("Save as import profile"),
+            max_length=100,
+            required=False,
+            initial="",
+            help_text=_("Optional: a name for the source system, e.g. core banking. Saving under an existing name replaces that profile."),
+            widget=forms.TextInput(attrs={"class": "form-control"}),
+        )
         choices = [(EXTRA, _("Keep in other columns (extra)")), (IGNORE, _("Do not import"))]
         choices += [(import_field.name, import_field.label) for import_field in fields]
         for index, header in enumerate(headers):

@@ -154,9 +154,11 @@ def extra_columns(*, mapping: dict[str, str], headers: list[str]) -> list[tuple[
     ]
 
 
-def mapping_from_pairs(*, pairs: list[str], headers: list[str], fields: list[ImportField]) -> dict[str, str]:
-    """Apply command-line "header=field" overrides on top of the suggested mapping."""
-    mapping = mapping_suggest(headers=headers, fields=fields)
+def mapping_from_pairs(
+    *, pairs: list[str], headers: list[str], fields: list[ImportField], base: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Apply command-line "header=field" overrides on top of `base`, by default the suggested mapping."""
+    mapping = dict(base) if base is not None else mapping_suggest(headers=headers, fields=fields)
     for pair in pairs:
         header, separator, field_name = pair.partition("=")
         if not separator:
@@ -170,4 +172,35 @@ def mapping_from_pairs(*, pairs: list[str], headers: list[str], fields: list[Imp
             if mapped == field_name and field_name not in (EXTRA, IGNORE):
                 mapping[other] = EXTRA
         mapping[header] = field_name
+    return mapping
+
+
+def profile_mapping_build(*, mapping: dict[str, str]) -> dict[str, str]:
+    """Return a file mapping keyed by folded headers, as ImportProfile.mapping stores it."""
+    return {header_normalize(header): field_name for header, field_name in mapping.items()}
+
+
+def mapping_from_profile(*, profile_mapping: dict[str, str], headers: list[str], fields: list[ImportField]) -> dict[str, str]:
+    """Return a mapping for `headers` from a profile's folded-header mapping.
+
+    Headers the profile does not know get the suggestion, unless the profile already maps
+    their suggested field to another column, in which case they go to EXTRA."""
+    suggested = mapping_suggest(headers=headers, fields=fields)
+    known = fields_by_name(fields)
+    from_profile = {
+        header: profile_mapping[header_normalize(header)]
+        for header in headers
+        if header_normalize(header) in profile_mapping
+        and profile_mapping[header_normalize(header)] in (EXTRA, IGNORE, *known)
+    }
+    taken = {field_name for field_name in from_profile.values() if field_name not in (EXTRA, IGNORE)}
+    mapping = {}
+    for header in headers:
+        if header in from_profile:
+            mapping[header] = from_profile[header]
+        elif suggested[header] not in taken:
+            mapping[header] = suggested[header]
+            taken.add(suggested[header])
+        else:
+            mapping[header] = EXTRA
     return mapping

@@ -1,5 +1,6 @@
 """Turn the rows of a parsed file into field values and row errors, for any kind of import."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_noop
@@ -25,8 +26,19 @@ class CheckedRow:
         self.errors.append(RowError(row=self.number, column=column, value=value, msgid=msgid, params=params or {}))
 
 
-def rows_check(*, table: ParsedTable, mapping: dict[str, str], fields: list[ImportField]) -> list[CheckedRow]:
-    """Return each data row with its parsed values and errors.
+# Rows between two calls of rows_check's progress callback.
+PROGRESS_EVERY = 5000
+
+
+def rows_check(
+    *,
+    table: ParsedTable,
+    mapping: dict[str, str],
+    fields: list[ImportField],
+    progress: Callable[[int], None] | None = None,
+) -> list[CheckedRow]:
+    """Return each data row with its parsed values and errors. `progress`, when given, is
+    called with the number of rows checked so far every PROGRESS_EVERY rows.
 
     Checks the field count, every mapped value, required fields and that a customer number
     appears only once: every row of a repeated number gets an error naming all its rows, so
@@ -41,7 +53,9 @@ def rows_check(*, table: ParsedTable, mapping: dict[str, str], fields: list[Impo
     rows_of_customer: dict[str, list[int]] = {}
     checked_rows: list[CheckedRow] = []
 
-    for parsed in table.rows:
+    for position, parsed in enumerate(table.rows, start=1):
+        if progress is not None and position % PROGRESS_EVERY == 0:
+            progress(position)
         row = CheckedRow(number=parsed.number)
         checked_rows.append(row)
         if parsed.field_count_error:

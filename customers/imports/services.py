@@ -6,6 +6,7 @@ campaigns.outcomes. Each step stores its counts and the first row errors on the 
 
 import datetime
 import logging
+from decimal import Decimal
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, transaction
@@ -13,11 +14,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.outcomes import outcomes_import_commit, outcomes_import_preview
-from customers.models import Branch, RosterImport
-from customers.services import CommitMode, roster_import_commit, roster_import_preview
+from customers.models import Branch, ImportProfile, RosterImport
+from customers.services import CommitMode, ProgressCallback, roster_import_commit, roster_import_preview
+
+from .history import DEFAULT_AUM_DROP_PERCENT
 from portal.models import User
 
-from .mapping import OUTCOME_FIELDS, ROSTER_FIELDS, ImportField, mapping_suggest
+from .mapping import (
+    OUTCOME_FIELDS,
+    ROSTER_FIELDS,
+    ImportField,
+    mapping_from_profile,
+    mapping_suggest,
+    mapping_validate,
+    profile_mapping_build,
+)
 from .parsing import FileFormatError, ParsedTable, ReadOptions, table_read
 from .report import ImportInvalid, ImportReport, ImportStateError
 
@@ -27,18 +38,34 @@ Status = RosterImport.Status
 ALLOWED_MOVES = {
     Status.UPLOADED: {Status.PREVIEWED, Status.REJECTED, Status.FAILED},
     # A previewed file can be mapped again, which previews it again.
-    Status.PREVIEWED: {Status.PREVIEWED, Status.COMMITTED, Status.REJECTED, Status.FAILED},
+    Status.PREVIEWED: {Status.PREVIEWED, Status.COMMITTING, Status.COMMITTED, Status.REJECTED, Status.FAILED},
+    Status.COMMITTING: {Status.COMMITTED, Status.FAILED},
 }
+# Files with more data rows than this are committed by a Celery worker, so the request does
+# not wait for them and the operator can follow the progress or leave the page.
+BACKGROUND_ROW_THRESHOLD = 1000
+# The share of the progress bar for checking rows; writing takes the rest.
+CHECKING_SHARE = 60
 FINAL_STATUSES = {Status.COMMITTED, Status.REJECTED, Status.FAILED}
+# An error limit no file reaches: a roster of this many rows would not fit in memory anyway.
+ALL_ERRORS = 10**9
 
 
 def import_fields(*, kind: str) -> list[ImportField]:
     return OUTCOME_FIELDS if kind == RosterImport.Kind.OUTCOMES else ROSTER_FIELDS
 
 
-def roster_import_create(*, user: User, uploaded_file: UploadedFile, kind: str, options: dict) -> RosterImport:
-    """Store the uploaded file with a suggested mapping. Raises FileFormatError, and keeps
-    nothing, when the file cannot be read as a table."""
+def roster_import_create(
+    *, user: User, uploaded_file: UploadedFile, kind: str, options: dict, profile: ImportProfile | None = None
+) -> RosterImport:
+    """Store the uploaded file with the profile's mapping, or a suggested one without a
+    profile. The profile's reading options fill those the upload left empty. Raises
+    FileFormatError, and keeps nothing, when the file cannot be read as a table."""
+    if profile is not None:
+        options = {**options, "profile": profile.name}
+        for key, value in profile.options.items():
+            if value and not options.get(key):
+                options[key] = value
     with transaction.atomic():
         roster_import = RosterImport(
             kind=kind, original_name=uploaded_file.name, options=options, created_by=user
@@ -49,7 +76,12 @@ def roster_import_create(*, user: User, uploaded_file: UploadedFile, kind: str, 
         except FileFormatError:
             roster_import.file.delete(save=False)
             raise
-        roster_import.mapping = mapping_suggest(headers=table.headers, fields=import_fields(kind=kind))
+        if profile is not None:
+            roster_import.mapping = mapping_from_profile(
+                profile_mapping=profile.mapping, headers=table.headers, fields=import_fields(kind=kind)
+            )
+        else:
+            roster_import.mapping = mapping_suggest(headers=table.headers, fields=import_fields(kind=kind))
         roster_import.summary = {"total": len(table.rows)}
         roster_import.save()
     logger.info(
@@ -114,23 +146,39 @@ def roster_import_map(*, roster_import: RosterImport, mapping: dict[str, str], u
     )
 
 
-def roster_import_apply(*, roster_import: RosterImport, user: User) -> ImportReport:
-    """Commit the valid rows of a previewed import and mark it committed.
+def roster_import_apply(
+    *, roster_import: RosterImport, user: User, progress: ProgressCallback | None = None
+) -> ImportReport:
+    """Commit the valid rows of a previewed import (or of one a worker runs, in COMMITTING)
+    and mark it committed in the same transaction.
 
     A database failure rolls the rows back, marks the import failed and raises ImportInvalid."""
-    if roster_import.status != Status.PREVIEWED:
+    if roster_import.status not in (Status.PREVIEWED, Status.COMMITTING):
         raise ImportStateError(_("Preview the import before committing it."))
     table = roster_import_table(roster_import=roster_import)
+
+    def committed_mark(report: ImportReport) -> None:
+        # Runs in the rows' transaction, so a worker that dies after the commit cannot leave
+        # an import in COMMITTING whose rows are already written.
+        roster_import_transition(
+            roster_import=roster_import,
+            to_status=Status.COMMITTED,
+            summary=report.as_summary(),
+            errors=[error.as_dict() for error in report.errors],
+        )
+
     try:
         if roster_import.kind == RosterImport.Kind.OUTCOMES:
-            report = outcomes_import_commit(
-                table=table,
-                mapping=roster_import.mapping,
-                campaign_name=roster_import.options.get("campaign_name", ""),
-                campaign_date=campaign_date_get(roster_import=roster_import),
-                user=user,
-                mode=CommitMode.VALID_ROWS,
-            )
+            with transaction.atomic():
+                report = outcomes_import_commit(
+                    table=table,
+                    mapping=roster_import.mapping,
+                    campaign_name=roster_import.options.get("campaign_name", ""),
+                    campaign_date=campaign_date_get(roster_import=roster_import),
+                    user=user,
+                    mode=CommitMode.VALID_ROWS,
+                )
+                committed_mark(report)
         else:
             report = roster_import_commit(
                 table=table,
@@ -138,6 +186,11 @@ def roster_import_apply(*, roster_import: RosterImport, user: User) -> ImportRep
                 default_branch=default_branch_get(roster_import=roster_import),
                 user=user,
                 mode=CommitMode.VALID_ROWS,
+                roster_import=roster_import,
+                complete_roster=roster_import.options.get("complete_roster", True),
+                aum_drop_percent=Decimal(str(roster_import.options.get("aum_drop_percent", DEFAULT_AUM_DROP_PERCENT))),
+                progress=progress,
+                on_written=committed_mark,
             )
     except DatabaseError as error:
         logger.exception("Import %s: commit by %s failed", roster_import.pk, user.username)
@@ -147,14 +200,42 @@ def roster_import_apply(*, roster_import: RosterImport, user: User) -> ImportRep
             summary={**roster_import.summary, "failure": str(error)},
         )
         raise ImportInvalid(_("The import failed and nothing was written: %(error)s") % {"error": error}) from error
-    roster_import_transition(
-        roster_import=roster_import,
-        to_status=Status.COMMITTED,
-        summary=report.as_summary(),
-        errors=[error.as_dict() for error in report.errors],
-    )
     logger.info("Import %s: committed by %s", roster_import.pk, user.username)
     return report
+
+
+def roster_import_in_background(*, roster_import: RosterImport) -> bool:
+    """Return True when the import is large enough to be committed by a Celery worker."""
+    return roster_import.summary.get("total", 0) > BACKGROUND_ROW_THRESHOLD
+
+
+def roster_import_queue(*, roster_import: RosterImport, user: User) -> RosterImport:
+    """Mark a previewed import COMMITTING and send it to a Celery worker once this
+    transaction commits. Raises ImportStateError unless the import is previewed."""
+    from customers.tasks import roster_import_commit_task
+
+    if roster_import.status != Status.PREVIEWED:
+        raise ImportStateError(_("Preview the import before committing it."))
+    total = roster_import.summary.get("total", 0)
+    queued = roster_import_transition(
+        roster_import=roster_import,
+        to_status=Status.COMMITTING,
+        summary={**roster_import.summary, "progress": {"phase": "queued", "done": 0, "total": total, "percent": 0}},
+    )
+    transaction.on_commit(lambda: roster_import_commit_task.delay(roster_import_id=queued.pk, user_id=user.pk))
+    logger.info("Import %s: queued for a worker by %s, %s rows", queued.pk, user.username, total)
+    return queued
+
+
+def roster_import_progress_store(*, roster_import_id: int, phase: str, done: int, total: int) -> None:
+    """Store the progress of a running commit in the import's summary. Call it outside any
+    transaction, so the page that polls the import reads it while the worker goes on."""
+    share = CHECKING_SHARE * done // total if phase == "checking" and total else CHECKING_SHARE
+    progress = {"phase": phase, "done": done, "total": total, "percent": share}
+    with transaction.atomic():
+        locked = RosterImport.objects.select_for_update().only("summary").get(pk=roster_import_id)
+        locked.summary = {**locked.summary, "progress": progress}
+        locked.save(update_fields=["summary"])
 
 
 def roster_import_reject(*, roster_import: RosterImport, user: User) -> RosterImport:
@@ -177,3 +258,49 @@ def default_branch_get(*, roster_import: RosterImport) -> Branch | None:
 def campaign_date_get(*, roster_import: RosterImport) -> datetime.date | None:
     value = roster_import.options.get("campaign_date")
     return datetime.date.fromisoformat(value) if value else None
+
+
+def roster_import_errors_all(*, roster_import: RosterImport) -> list[dict]:
+    """Return every row error of the import as stored entries (see RowError.as_dict).
+
+    The record keeps only the first errors, so when there are more the file is checked again
+    with the stored mapping. For a committed file that check runs against today's database,
+    so rows that were new at commit may now be unchanged, but a value error stays an error."""
+    stored_count = roster_import.summary.get("error_count", len(roster_import.errors))
+    if stored_count <= len(roster_import.errors):
+        return list(roster_import.errors)
+    table = roster_import_table(roster_import=roster_import)
+    if roster_import.kind == RosterImport.Kind.OUTCOMES:
+        report = outcomes_import_preview(table=table, mapping=roster_import.mapping, error_limit=ALL_ERRORS)
+    else:
+        report = roster_import_preview(
+            table=table,
+            mapping=roster_import.mapping,
+            default_branch=default_branch_get(roster_import=roster_import),
+            error_limit=ALL_ERRORS,
+        )
+    return [error.as_dict() for error in report.errors]
+
+
+# Reading options a profile keeps: how its source system writes files. Options of one upload
+# (the campaign of past outcomes, the diff threshold) stay with the upload.
+PROFILE_OPTION_KEYS = ("delimiter", "sheet", "encoding", "default_branch")
+
+
+def import_profile_save(*, name: str, roster_import: RosterImport, user: User) -> ImportProfile:
+    """Create or replace the profile `name` with the import's mapping and reading options.
+
+    Raises MappingInvalid when the mapping does not validate against the import's headers."""
+    name = name.strip()
+    table = roster_import_table(roster_import=roster_import)
+    mapping_validate(mapping=roster_import.mapping, headers=table.headers, fields=import_fields(kind=roster_import.kind))
+    values = {
+        "kind": roster_import.kind,
+        "mapping": profile_mapping_build(mapping=roster_import.mapping),
+        "options": {key: roster_import.options[key] for key in PROFILE_OPTION_KEYS if roster_import.options.get(key)},
+    }
+    profile, created = ImportProfile.objects.update_or_create(
+        name=name, defaults=values, create_defaults={**values, "created_by": user}
+    )
+    logger.info("Import profile %s %s by %s from import %s", profile.pk, "created" if created else "replaced", user.username, roster_import.pk)
+    return profile

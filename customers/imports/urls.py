@@ -9,4 +9,8 @@ urlpatterns = [
     path("<int:pk>/mapping/", views.import_mapping, name="import_mapping"),
     path("<int:pk>/commit/", views.import_commit, name="import_commit"),
     path("<int:pk>/reject/", views.import_reject, name="import_reject"),
+    path("<int:pk>/progress/", views.import_progress, name="import_progress"),
+    path("<int:pk>/errors.xlsx", views.import_errors_download, name="import_errors_download"),
+    path("<int:pk>/changes/<slug:kind>/", views.import_changes, name="import_changes"),
+    path("customer/<int:pk>/aum-trend/", views.customer_aum_trend, name="customer_aum_trend"),
 ]

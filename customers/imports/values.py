@@ -207,7 +207,7 @@ def identifier_damage_check(text: str) -> None:
             "column as text in Excel and upload the file again."
         ))
     # NOTE: a genuine identifier of 16 or more digits that ends in zeros after the 15th digit
-    # is rejected too, because it cannot be told apart from one Excel has rounded.
+    # is rejected too, because it cannot be distinguished from one Excel has rounded.
     if compact.isdigit() and len(compact) > EXCEL_SIGNIFICANT_DIGITS and not compact[EXCEL_SIGNIFICANT_DIGITS:].strip("0"):
         raise ValueInvalid(gettext_noop(
             "Damaged identifier: the digits after the 15th are all zeros, which is how Excel stores a long "
@@ -275,7 +275,7 @@ def id_number_parse(value: str) -> str:
 
 
 # Excel's 1900 date system counts days from 1899-12-30, because it treats 1900 as a leap year.
-# Serial 60 is that nonexistent 1900-02-29, and serials before 61 are dates nobody imports.
+# Serial 60 is that nonexistent 1900-02-29, so serials from 61 on (1900-03-01) are accepted.
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
 EXCEL_FIRST_SERIAL = 61
 EXCEL_LAST_SERIAL = 2958465  # 9999-12-31

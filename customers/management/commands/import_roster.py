@@ -1,9 +1,13 @@
+import json
+from decimal import Decimal
+
 from django.core.management.base import BaseCommand, CommandError
 
-from customers.imports.command import arguments_add, mapping_print, report_print, table_and_mapping
-from customers.imports.mapping import ROSTER_FIELDS
+from customers.imports.command import arguments_add, mapping_print, report_json, report_print, table_and_mapping
+from customers.imports.history import DEFAULT_AUM_DROP_PERCENT
+from customers.imports.mapping import ROSTER_FIELDS, mapping_from_pairs, mapping_from_profile
 from customers.imports.report import ImportInvalid, ImportRejected
-from customers.models import Branch
+from customers.models import Branch, ImportProfile, RosterImport
 from customers.services import CommitMode, roster_import_commit, roster_import_preview
 
 
@@ -19,34 +23,91 @@ class Command(BaseCommand):
             "--default-branch", default="", metavar="CODE",
             help="Branch code for new customers without one; required when the file has no branch column.",
         )
+        parser.add_argument(
+            "--profile", default="", metavar="NAME",
+            help="Import profile whose saved mapping and reading options to use; --map pairs still override it.",
+        )
+        parser.add_argument(
+            "--report", default="text", choices=["text", "json"],
+            help="Output format. 'json' prints only one JSON object on stdout: the counts and every invalid row.",
+        )
+        parser.add_argument(
+            "--partial", action="store_true",
+            help="The file is not the complete roster, so customers missing from it are not flagged.",
+        )
+        parser.add_argument(
+            "--aum-drop-percent", type=Decimal, default=DEFAULT_AUM_DROP_PERCENT, metavar="PERCENT",
+            help=f"List customers whose AUM fell by at least this percentage in the roster diff (default {DEFAULT_AUM_DROP_PERCENT}).",
+        )
 
     def handle(self, *args, **options):
+        profile = profile_apply(options)
+        json_report = options["report"] == "json"
         table, mapping = table_and_mapping(options, ROSTER_FIELDS)
-        mapping_print(self, mapping)
+        if profile is not None:
+            mapping = mapping_from_profile(profile_mapping=profile.mapping, headers=table.headers, fields=ROSTER_FIELDS)
+            try:
+                mapping = mapping_from_pairs(pairs=options["map"], headers=table.headers, fields=ROSTER_FIELDS, base=mapping)
+            except ImportInvalid as error:
+                raise CommandError(str(error)) from error
+        if not json_report:
+            mapping_print(self, mapping)
         default_branch = None
         if options["default_branch"]:
             default_branch = Branch.objects.filter(code=options["default_branch"]).first()
             if default_branch is None:
                 raise CommandError(f"Branch code {options['default_branch']!r} not found.")
+        if not 0 <= options["aum_drop_percent"] <= 100:
+            raise CommandError(f"Invalid --aum-drop-percent {options['aum_drop_percent']}: use a number from 0 to 100.")
+        # JSON reports list every invalid row; the text report prints the first ones.
+        error_limit = 10**9 if json_report else 200
 
         try:
             if options["dry_run"]:
-                report = roster_import_preview(table=table, mapping=mapping, default_branch=default_branch)
+                report = roster_import_preview(
+                    table=table, mapping=mapping, default_branch=default_branch, error_limit=error_limit
+                )
             else:
                 mode = CommitMode.VALID_ROWS if options["commit_valid"] else CommitMode.REJECT
                 report = roster_import_commit(
-                    table=table, mapping=mapping, default_branch=default_branch, user=None, mode=mode
+                    table=table, mapping=mapping, default_branch=default_branch, user=None, mode=mode,
+                    error_limit=error_limit,
+                    complete_roster=not options["partial"],
+                    aum_drop_percent=options["aum_drop_percent"],
                 )
         except ImportRejected as rejected:
-            report_print(self, rejected.report)
+            self.report_write(rejected.report, json_report=json_report, dry_run=options["dry_run"])
             raise CommandError(str(rejected)) from rejected
         except ImportInvalid as error:
             raise CommandError(str(error)) from error
 
-        report_print(self, report)
+        self.report_write(report, json_report=json_report, dry_run=options["dry_run"])
         if options["dry_run"]:
-            self.stdout.write("Dry run: nothing was written.")
+            if not json_report:
+                self.stdout.write("Dry run: nothing was written.")
             if report.invalid and not options["commit_valid"]:
                 raise CommandError(f"{report.invalid} rows are invalid.")
-        else:
+        elif not json_report:
             self.stdout.write(self.style.SUCCESS("Committed."))
+
+    def report_write(self, report, *, json_report: bool, dry_run: bool) -> None:
+        if json_report:
+            self.stdout.write(json.dumps(report_json(report, dry_run=dry_run), ensure_ascii=False, indent=2))
+        else:
+            report_print(self, report)
+
+
+def profile_apply(options) -> ImportProfile | None:
+    """Return the profile named by --profile and copy its reading options into `options`
+    where the command line left them empty. Raises CommandError for an unknown profile."""
+    name = options["profile"]
+    if not name:
+        return None
+    profile = ImportProfile.objects.filter(name=name, kind=RosterImport.Kind.ROSTER).first()
+    if profile is None:
+        names = ", ".join(ImportProfile.objects.filter(kind=RosterImport.Kind.ROSTER).values_list("name", flat=True))
+        raise CommandError(f"Import profile {name!r} not found. Roster profiles: {names or 'none'}.")
+    for key in ("delimiter", "sheet", "encoding", "default_branch"):
+        if profile.options.get(key) and not options.get(key):
+            options[key] = profile.options[key]
+    return profile
