@@ -2,8 +2,9 @@
 
 Callers pass the table built from the same scoped, filtered queryset as the page, so an export
 can never contain a row the screen would not show. Rows are read from the database in chunks
-and never held in memory all at once: CSV is streamed as it is written, and XLSX is written
-row by row (openpyxl write-only mode) to a temporary file that is then streamed.
+and never held in memory all at once. CSV is streamed as it is written. XLSX is written row by
+row (openpyxl write-only mode) to a temporary file, which is streamed when it has more than
+XLSX_STREAM_THRESHOLD rows and sent as one response otherwise.
 
 Each export is logged in ExportLog when the table carries the request, which
 django_tables2.RequestConfig.configure sets as `table.request`."""
@@ -51,8 +52,8 @@ def neutralise(value):
 
 
 def _bound_rows(table):
-    """Yield the table's rows. A queryset is read in chunks in the table's order, so that a
-    large export never loads every record at once; `table.rows` would cache them all."""
+    """Yield the table's rows. A queryset is read in chunks in the table's order, because
+    `table.rows` would load and cache every record of a large export at once."""
     if isinstance(table.data, TableQuerysetData):
         for record in table.data.data.iterator(chunk_size=EXPORT_CHUNK_SIZE):
             yield BoundRow(record, table=table)

@@ -24,7 +24,7 @@ from .selectors import UNKNOWN_KEY, _prefixed_q, _tier_label
 
 ROSTER_DIMENSIONS = ("tier", "branch", "age_band", "occupation", "aum_band")
 RESPONSE_DIMENSIONS = ("occupation", "age_band", "aum_band", "previous_outcome", "channel", "tier")
-# The imported column that holds the outcome of the campaign before the one in the file
+# The imported column that contains the outcome of the campaign before the one in the file
 # (the bank-marketing data's "poutcome": success, failure, other, unknown).
 PREVIOUS_OUTCOME_KEY = "poutcome"
 
@@ -257,8 +257,8 @@ def response_overall(*, tasks: QuerySet[FollowUpTask]) -> ResponseFigures:
 
 
 def _previous_outcome() -> Coalesce:
-    """The imported previous outcome: the customer's roster column, else the task's first
-    imported contact record."""
+    """Build the imported previous outcome of a task: the customer's roster column, else the
+    column in the task's first imported contact record."""
     from_contact = Subquery(
         ContactRecord.objects.filter(task=OuterRef("pk"))
         .exclude(**{f"extra__{PREVIOUS_OUTCOME_KEY}__isnull": True})

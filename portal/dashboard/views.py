@@ -151,11 +151,11 @@ def _scope_label(user) -> str:
 
 def _figures_chart(rows) -> dict:
     """Return the completion and conversion percentages of the first groups for the chart."""
-    shown = rows[:CHART_GROUP_LIMIT]
+    charted_rows = rows[:CHART_GROUP_LIMIT]
     return {
-        "labels": [row.label for row in shown],
-        "completion": [percent_number(row.completion_rate) for row in shown],
-        "conversion": [percent_number(row.conversion_rate) for row in shown],
+        "labels": [row.label for row in charted_rows],
+        "completion": [percent_number(row.completion_rate) for row in charted_rows],
+        "conversion": [percent_number(row.conversion_rate) for row in charted_rows],
         "truncated": len(rows) > CHART_GROUP_LIMIT,
     }
 
@@ -358,6 +358,8 @@ def next_campaign_analysis(request):
             "scope": _scope_label(user),
             "overall": overall,
             "overall_rate": format_percent(overall.conversion_rate),
+            "overall_converted": f"{overall.converted:,}",
+            "overall_customers": f"{overall.customers:,}",
             "roster_sections": roster_sections,
             "response_sections": response_sections,
             "charts": charts,

@@ -94,7 +94,7 @@ def work_views_for(*, user, today: datetime.date | None = None) -> list[WorkView
 
 
 def saved_filter_list_for(*, user) -> list[SavedFilter]:
-    """Return the user's own saved filters. Nobody sees another user's filters."""
+    """Return the user's own saved filters, never another user's."""
     return list(SavedFilter.objects.filter(user=user))
 
 
