@@ -92,6 +92,8 @@ class WeekFigures:
     completed: int
     cumulative_completed: int
     cumulative_rate: float | None
+    # Tasks completed in the week with the outcome "converted".
+    converted: int = 0
 
 
 @dataclass
@@ -263,7 +265,7 @@ def completion_by_week(*, tasks: QuerySet[FollowUpTask]) -> list[WeekFigures]:
         .filter(status__in=COMPLETED_STATUSES, completed_at__isnull=False)
         .annotate(week=TruncWeek("completed_at"))
         .values("week")
-        .annotate(completed=Count("id"))
+        .annotate(completed=Count("id"), converted=Count("id", filter=Q(outcome=Outcome.CONVERTED)))
         .order_by("week")
     )
     weeks = []
@@ -279,6 +281,7 @@ def completion_by_week(*, tasks: QuerySet[FollowUpTask]) -> list[WeekFigures]:
                 completed=row["completed"],
                 cumulative_completed=cumulative,
                 cumulative_rate=_ratio(cumulative, total),
+                converted=row["converted"],
             )
         )
     return weeks

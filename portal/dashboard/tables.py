@@ -32,6 +32,7 @@ def percent_number(rate: float | None) -> float | None:
     return None if rate is None else round(rate * 100, 1)
 
 
+NUMBER_ATTRS = {"td": {"class": "text-end"}, "th": {"class": "text-end"}}
 COMPLETED_PARAMS = [("status", status.value) for status in COMPLETED_STATUSES]
 
 
@@ -169,6 +170,8 @@ class WeeklyCompletionTable(tables.Table):
         attrs = {"class": "table table-sm align-middle"}
         empty_text = _("No task has been completed yet.")
 
+    converted = tables.Column(verbose_name=_("Converted"), orderable=False, attrs=NUMBER_ATTRS)
+
     def render_cumulative_rate(self, value):
         return format_percent(value)
 
@@ -216,8 +219,6 @@ class ConversionTable(tables.Table):
     def value_lift(self, value):
         return round(value, 4)
 
-
-NUMBER_ATTRS = {"td": {"class": "text-end"}, "th": {"class": "text-end"}}
 
 
 def _roster_url(filters: dict | None) -> str | None:

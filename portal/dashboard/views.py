@@ -116,6 +116,7 @@ def dashboard_index(request):
     chart_data = {
         "weeks": [week.week.isoformat() for week in weeks],
         "completed": [week.completed for week in weeks],
+        "converted": [week.converted for week in weeks],
         "cumulative_rate": [
             None if week.cumulative_rate is None else round(week.cumulative_rate * 100, 1) for week in weeks
         ],

@@ -2,7 +2,9 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# The tests commit, so the rows that migrations create (the default tiers) are restored from
+# a serialized copy before each test.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_completion_chart_renders(live_server, client, users, dataset, chromium_path):
@@ -45,3 +47,33 @@ def test_completion_chart_renders(live_server, client, users, dataset, chromium_
     assert navbar_display == "none"
     assert filter_form_display == "none"
     assert pdf.startswith(b"%PDF")
+
+
+def test_analysis_charts_render(live_server, client, users, dataset, chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    client.force_login(users["platform"])
+    session_cookie = {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+        "url": live_server.url,
+    }
+    page_errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        try:
+            context = browser.new_context()
+            context.add_cookies([session_cookie])
+            page = context.new_page()
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            page.goto(live_server.url + reverse("dashboard:next_campaign_analysis"))
+
+            page.wait_for_selector("#response_occupation-chart svg", timeout=10_000)
+            drawn = page.locator(".dashboard-chart svg").count()
+            charts = page.locator(".dashboard-chart").count()
+        finally:
+            browser.close()
+
+    assert page_errors == []
+    assert charts == 11
+    assert drawn == charts

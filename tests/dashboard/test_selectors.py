@@ -112,6 +112,7 @@ def test_completion_by_week_cumulative(users, dataset):
     weeks = completion_by_week(tasks=task_list_for(user=users["platform"]))
 
     assert sum(week.completed for week in weeks) == 4
+    assert sum(week.converted for week in weeks) == 2
     assert weeks[-1].cumulative_completed == 4
     assert weeks[-1].cumulative_rate == 0.5
     assert all(week.week.weekday() == 0 for week in weeks)

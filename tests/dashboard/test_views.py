@@ -275,8 +275,9 @@ def test_export_weekly_xlsx(client, users, dataset):
 
     header, *rows = read_xlsx(client.get(INDEX, {"_export": "xlsx", "table": "weekly"}))
 
-    assert header == ("Week starting", "Completed", "Completed to date", "Completion rate to date (%)")
-    assert rows[-1][2:] == (4, 50)
+    assert header == ("Week starting", "Completed", "Completed to date", "Completion rate to date (%)", "Converted")
+    # Tasks 1 and 5 converted this week.
+    assert rows[-1][2:] == (4, 50, 2)
     assert isinstance(rows[0][0], datetime.datetime)
 
 
