@@ -4,7 +4,7 @@ behind it. In an export every figure is a number, and rates are percentages such
 from urllib.parse import urlencode
 
 import django_tables2 as tables
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -311,3 +311,30 @@ class ResponseFiguresTable(tables.Table):
 
     def value_lift(self, value):
         return None if value is None else round(value, 4)
+
+
+class ExportLogTable(tables.Table):
+    """One row per export, newest first. The filter links back to the exported page."""
+
+    started_at = tables.DateTimeColumn(verbose_name=_("Started at"), format="Y-m-d H:i:s", orderable=False)
+    user = tables.Column(verbose_name=_("User"), orderable=False)
+    view_name = tables.Column(verbose_name=_("Page"), orderable=False)
+    query_string = tables.Column(verbose_name=_("Filter"), orderable=False, empty_values=())
+    export_format = tables.Column(verbose_name=_("Format"), orderable=False)
+    row_count = tables.Column(verbose_name=_("Rows"), orderable=False, attrs=NUMBER_ATTRS)
+
+    class Meta:
+        attrs = {"class": "table table-sm table-hover align-middle"}
+        empty_text = _("Nothing has been exported yet.")
+
+    def render_row_count(self, value):
+        return f"{value:,}"
+
+    def render_query_string(self, value, record):
+        if not value:
+            return "–"
+        try:
+            url = reverse(record.view_name)
+        except NoReverseMatch:
+            return value
+        return format_html('<a href="{}?{}">{}</a>', url, value, value)

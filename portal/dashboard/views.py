@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.contrib import messages
+from django_tables2 import LazyPaginator, RequestConfig
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.middleware.csrf import get_token
@@ -10,7 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.selectors import campaign_get_for
 from portal.exports import EXPORT_FORMATS, export_table
-from portal.models import Role, SavedFilter
+from portal.models import ExportLog, Role, SavedFilter
 from campaigns.services import SegmentInvalid, segment_create
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
 
@@ -38,6 +40,7 @@ from .tables import (
     BranchFiguresTable,
     CampaignFiguresTable,
     ConversionTable,
+    ExportLogTable,
     ResponseFiguresTable,
     RosterFiguresTable,
     TaskFiguresTable,
@@ -420,3 +423,14 @@ def segment_from_analysis(request):
         _("Segment “%(segment)s” saved. Choose it as the target of a new campaign.") % {"segment": segment.name},
     )
     return redirect("campaigns:segment_list")
+
+
+@role_required(*PLATFORM)
+def export_log_list(request):
+    """List every export, newest first. The lazy paginator never counts the whole log."""
+    entries = ExportLog.objects.select_related("user").order_by("-started_at", "-id")
+    table = ExportLogTable(entries)
+    RequestConfig(
+        request, paginate={"paginator_class": LazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
+    ).configure(table)
+    return render(request, "dashboard/export_log.html", {"table": table})

@@ -6,6 +6,8 @@ import io
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -319,3 +321,71 @@ def test_export_keeps_sort_in_chunks(client, users, dataset, monkeypatch, branch
     ids = [int(line.split(",")[0]) for line in lines[1:]]
     assert len(ids) == 13
     assert ids == sorted(ids, reverse=True)
+
+
+def test_export_log_page_platform_only(client, users):
+    for role in ("supervisor_a", "manager_a", "admin"):
+        client.force_login(users[role])
+        assert client.get(reverse("dashboard:export_log")).status_code == HTTPStatus.FORBIDDEN, role
+
+
+def test_export_log_page_lists_exports(client, users, dataset):
+    client.force_login(users["supervisor_a"])
+    b"".join(client.get(TASK_LIST, {"status": "open", "_export": "csv"}).streaming_content)
+    client.force_login(users["platform"])
+
+    response = client.get(reverse("dashboard:export_log"))
+
+    body = response.content.decode()
+    entry = next(iter(response.context["table"].page.object_list)).record
+    assert entry.user == users["supervisor_a"]
+    assert f'href="{TASK_LIST}?status=open"' in body
+
+
+def test_export_log_page_query_count_constant(client, users):
+    client.force_login(users["platform"])
+
+    def log_exports(count):
+        ExportLog.objects.bulk_create(
+            ExportLog(user=users["manager_a"], view_name="customers:list", export_format="csv", row_count=1)
+            for _number in range(count)
+        )
+
+    log_exports(3)
+    client.get(reverse("dashboard:export_log"))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("dashboard:export_log"))
+    log_exports(60)
+    with CaptureQueriesContext(connection) as many:
+        client.get(reverse("dashboard:export_log"))
+
+    assert len(many) == len(few)
+    assert not any("COUNT(" in query["sql"].upper() for query in many.captured_queries)
+
+
+def test_manager_dashboard_query_count_constant(client, users, dataset):
+    client.force_login(users["manager_a"])
+    client.get(INDEX)
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(INDEX)
+    for _number in range(20):
+        TaskFactory(assignee=users["manager_a"], status="done", outcome="converted", completed_at=timezone.now())
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(INDEX)
+
+    assert response.context["total_table"].data.data[0].tasks == 23
+    assert len(many) == len(few)
+
+
+@pytest.mark.parametrize(
+    ("role", "analysis", "export_log"),
+    [("platform", True, True), ("supervisor_a", True, False), ("manager_a", False, False)],
+)
+def test_dashboard_links_by_role(client, users, role, analysis, export_log):
+    client.force_login(users[role])
+
+    body = client.get(INDEX).content.decode()
+
+    assert (f'href="{reverse("dashboard:next_campaign_analysis")}"' in body) is analysis
+    assert (f'href="{reverse("dashboard:export_log")}"' in body) is export_log
