@@ -6,4 +6,5 @@ app_name = "reminders"
 
 urlpatterns = [
     path("", reminder_views.reminder_status, name="status"),
+    path("preferences/", reminder_views.reminder_preferences, name="preferences"),
 ]

@@ -19,7 +19,6 @@ import pytest
 import redis
 from aiosmtpd.controller import Controller
 from django.db import connection
-from kombu import pools as kombu_pools
 
 from campaigns.models import Reminder
 from campaigns.tasks import send_daily_reminders
@@ -155,20 +154,21 @@ def test_killed_worker_mails_once(managers, redis_url, settings):
         f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@{settings_dict['HOST']}:"
         f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
     )
-    # Each RCPT takes 0.4 s, so the kill lands between mails rather than after the server
-    # accepted one and before the ledger recorded it.
+    # Each RCPT takes 0.4 s. The kill comes 0.2 s after the third mail was accepted, so it lands
+    # in the fourth mail's RCPT, after the ledger recorded the third as sent.
+    # NOTE: a kill between the server's acceptance and the ledger's commit (a few milliseconds,
+    # plus the SMTP QUIT) still sends that mail twice, with the same Message-ID.
     handler = FaultySmtpHandler(rcpt_delay=0.4)
     controller = start_smtp(handler)
     queue = f"reminders-fault-{uuid.uuid4().hex}"
     celery_app.conf.update(broker_url=redis_url)
     reset_broker_connections(celery_app)
-    # The in-thread worker of an earlier test closes kombu's shared producer pool.
-    kombu_pools.reset()
     workers = []
     try:
         workers.append(worker_process(queue=queue, database_url=database_url, redis_url=redis_url, smtp_port=controller.port))
         send_daily_reminders.apply_async(kwargs={"business_date": BUSINESS_DATE.isoformat()}, queue=queue)
         handler.wait_for(3, DELIVERY_TIMEOUT_SECONDS)
+        time.sleep(0.2)
         os.kill(workers[0].pid, signal.SIGKILL)
         workers[0].wait(timeout=10)
         received_before_restart = len(handler.accepted)

@@ -13,6 +13,7 @@ import redis
 from aiosmtpd.controller import Controller
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
+from kombu import pools as kombu_pools
 
 from campaigns.models import Reminder
 from campaigns.tasks import send_daily_reminders
@@ -106,6 +107,9 @@ def reset_broker_connections(app):
     if app._pool is not None:
         app._pool.force_close_all()
     app._after_fork()
+    # kombu keeps producer pools per connection in a module-level registry, which may still hold
+    # a pool closed above.
+    kombu_pools.reset()
 
 
 @pytest.fixture

@@ -80,3 +80,19 @@ def test_command_rejects_unknown_kind(users):
         run_command("--date", "2026-03-02", "--kind", "weekly")
 
     assert not Reminder.objects.exists()
+
+
+def test_benchmark_command_small_run(db):
+    output = StringIO()
+
+    call_command("benchmark_reminders", "--managers", "5", stdout=output)
+
+    assert output.getvalue().startswith("5 client managers on ")
+    assert "5 digests at the sink" in output.getvalue()
+    assert not Reminder.objects.exists()
+    assert mail.outbox == []
+
+
+def test_benchmark_command_rejects_zero(db):
+    with pytest.raises(CommandError, match="Invalid --managers 0: expected a positive number"):
+        call_command("benchmark_reminders", "--managers", "0")

@@ -7,10 +7,10 @@ import time
 from decimal import Decimal
 
 from aiosmtpd.controller import Controller
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.test.utils import override_settings
 
 from campaigns.models import Campaign, FollowUpTask, Reminder
 from campaigns.reminders import reminders_run
@@ -64,15 +64,20 @@ class Command(BaseCommand):
         handler = CountingHandler()
         controller = Controller(handler, hostname="127.0.0.1", port=options["port"] or free_loopback_port())
         controller.start()
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = controller.port
-        settings.EMAIL_USE_TLS = False
+        sink_settings = override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=controller.port,
+            EMAIL_USE_TLS=False,
+            EMAIL_HOST_USER="",
+            EMAIL_HOST_PASSWORD="",
+        )
         try:
             started = time.perf_counter()
             self._data_create(count=count, business_date=business_date)
             created = time.perf_counter()
-            result = reminders_run(business_date=business_date, kinds=(Reminder.Kind.DIGEST,))
+            with sink_settings:
+                result = reminders_run(business_date=business_date, kinds=(Reminder.Kind.DIGEST,))
             finished = time.perf_counter()
         finally:
             controller.stop()
