@@ -1,13 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import analysis_views, views
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.dashboard_index, name="index"),
-    path("analysis/", views.next_campaign_analysis, name="next_campaign_analysis"),
-    path("analysis/segment/", views.segment_from_analysis, name="segment_from_analysis"),
+    path("analysis/", analysis_views.next_campaign_analysis, name="next_campaign_analysis"),
+    path("analysis/segment/", analysis_views.segment_from_analysis, name="segment_from_analysis"),
     path("exports/", views.export_log_list, name="export_log"),
     path("filters/", views.saved_filter_create_view, name="saved_filter_create"),
     path("filters/<int:pk>/delete/", views.saved_filter_delete_view, name="saved_filter_delete"),
