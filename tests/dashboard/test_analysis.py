@@ -331,3 +331,17 @@ def test_make_segment_get_not_allowed(client, users):
     client.force_login(users["platform"])
 
     assert client.get(MAKE_SEGMENT).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+def test_analysis_page_invalid_campaign_shown(client, users, dataset, branch_tree):
+    only_in_b = CampaignFactory(name="Campaign B only", owner=users["platform"])
+    TaskFactory(campaign=only_in_b, assignee=users["manager_b"], customer=CustomerFactory(branch=branch_tree["b"]))
+    client.force_login(users["supervisor_a"])
+
+    response = client.get(ANALYSIS, {"campaign": only_in_b.pk})
+
+    assert response.status_code == HTTPStatus.OK
+    assert 'id="analysis-filter-invalid"' in response.content.decode()
+    assert response.context["campaign"] is None
+    # Branch A's subtree: tasks 1, 2 and 4 have an outcome.
+    assert response.context["overall"].customers == 3
