@@ -31,6 +31,9 @@ class ImportField:
     # The parser for cells of XLSX files when they need another one, e.g. to accept Excel
     # date serial numbers, which in a CSV file would be a guess.
     xlsx_parse: Callable[[str], object] | None = None
+    # Reject values that look rounded by Excel only when another value of the column shows
+    # Excel damage, because valid values of this field can end in zeros (see id_number_parse).
+    rounding_checked_per_column: bool = False
 
 
 def header_normalize(header: str) -> str:
@@ -54,7 +57,8 @@ ROSTER_FIELDS = [
                 ("phone", "mobile", "mobile phone", "telephone", "手机号", "手机号码", "手机", "电话", "联系电话")),
     ImportField("email", gettext_lazy("E-mail"), values.email_parse, ("email", "e-mail", "mail", "邮箱", "电子邮箱", "电子邮件")),
     ImportField("id_number", gettext_lazy("ID number"), values.id_number_parse,
-                ("id_number", "id number", "id no", "身份证号", "身份证号码", "证件号码", "证件号")),
+                ("id_number", "id number", "id no", "身份证号", "身份证号码", "证件号码", "证件号"),
+                rounding_checked_per_column=True),
     ImportField("occupation", gettext_lazy("Occupation"), values.text_parser(100), ("occupation", "job", "职业")),
     ImportField("marital_status", gettext_lazy("Marital status"), values.text_parser(30),
                 ("marital_status", "marital", "婚姻状况", "婚姻")),

@@ -13,7 +13,6 @@ import io
 import logging
 import zipfile
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -184,9 +183,9 @@ def xlsx_cell_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         if abs(value) >= 10**EXCEL_SIGNIFICANT_DIGITS:
             # Excel keeps 15 significant digits, so a longer number cell has already lost its
-            # last digits. Showing those 15 digits followed by zeros, as Excel does, lets the
+            # last digits. Scientific notation, as the workbook's XML stores it, makes every
             # identifier check reject the value; int(value) would print binary-rounding noise.
-            return str(int(Decimal(f"{value:.{EXCEL_SIGNIFICANT_DIGITS}g}")))
+            return f"{value:.{EXCEL_SIGNIFICANT_DIGITS}g}".upper()
         return str(int(value))
     return str(value)
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_noop
 from .mapping import IGNORE, ImportField, extra_columns, fields_by_name, mapping_validate
 from .parsing import ParsedTable
 from .report import RowError
-from .values import ValueInvalid
+from .values import DAMAGE_MESSAGES, ROUNDED_MESSAGE, ValueInvalid, rounded_by_excel, text_normalize
 
 
 @dataclass
@@ -85,6 +85,10 @@ def rows_check(
         if customer_no:
             rows_of_customer.setdefault(customer_no, []).append(row.number)
 
+    for field_name in field_columns:
+        if known[field_name].rounding_checked_per_column:
+            column_rounding_check(rows=checked_rows, field_name=field_name, column=table.headers[field_columns[field_name]])
+
     repeated = {number: rows for number, rows in rows_of_customer.items() if len(rows) > 1}
     if repeated:
         column = table.headers[field_columns["customer_no"]]
@@ -98,3 +102,15 @@ def rows_check(
                     params={"rows": ", ".join(str(number) for number in repeated[customer_no])},
                 )
     return checked_rows
+
+
+def column_rounding_check(*, rows: list[CheckedRow], field_name: str, column: str) -> None:
+    """Reject the values of `column` that look rounded by Excel when another of its values
+    shows Excel damage, so a damaged column stores none of its rounded numbers."""
+    damaged = any(error.column == column and error.msgid in DAMAGE_MESSAGES for row in rows for error in row.errors)
+    if not damaged:
+        return
+    for row in rows:
+        if field_name in row.values and rounded_by_excel(text_normalize(row.raw[field_name])):
+            del row.values[field_name]
+            row.error(column=column, value=row.raw[field_name], msgid=ROUNDED_MESSAGE)

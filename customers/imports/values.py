@@ -189,30 +189,42 @@ DECIMAL_TAIL_PATTERN = re.compile(r"^\d+\.\d+$")
 EXCEL_SIGNIFICANT_DIGITS = 15
 
 
-def identifier_damage_check(text: str) -> None:
+SCIENTIFIC_MESSAGE = gettext_noop(
+    "Damaged identifier: Excel has turned it into scientific notation. Format the column as text "
+    "in Excel, enter the values again or export them from the source system, and upload the file again."
+)
+DECIMAL_TAIL_MESSAGE = gettext_noop(
+    "Damaged identifier: it has a decimal part such as .0, which Excel adds to numbers. Format the "
+    "column as text in Excel and upload the file again."
+)
+ROUNDED_MESSAGE = gettext_noop(
+    "Damaged identifier: the digits after the 15th are all zeros, which is how Excel stores a long "
+    "number it has rounded. Format the column as text in Excel and upload the file again."
+)
+DAMAGE_MESSAGES = {SCIENTIFIC_MESSAGE, DECIMAL_TAIL_MESSAGE, ROUNDED_MESSAGE}
+
+
+def rounded_by_excel(text: str) -> bool:
+    """Return True for a string of more than 15 digits whose digits after the 15th are all
+    zeros, which is how Excel stores a long number it has rounded."""
+    compact = text.replace(" ", "")
+    return compact.isdigit() and len(compact) > EXCEL_SIGNIFICANT_DIGITS and not compact[EXCEL_SIGNIFICANT_DIGITS:].strip("0")
+
+
+def identifier_damage_check(text: str, *, check_rounding: bool = True) -> None:
     """Raise ValueInvalid when `text` looks like an identifier Excel has turned into a number.
 
     Three shapes are rejected: scientific notation (4.40300E+17), a decimal tail (12345.0)
-    and a string of more than 15 digits whose digits after the 15th are all zeros, which is
-    how Excel stores a long number it has rounded."""
+    and, unless `check_rounding` is False, a number Excel has rounded (see rounded_by_excel)."""
     compact = text.replace(" ", "")
     if SCIENTIFIC_PATTERN.match(compact):
-        raise ValueInvalid(gettext_noop(
-            "Damaged identifier: Excel has turned it into scientific notation. Format the column as text "
-            "in Excel, enter the values again or export them from the source system, and upload the file again."
-        ))
+        raise ValueInvalid(SCIENTIFIC_MESSAGE)
     if DECIMAL_TAIL_PATTERN.match(compact):
-        raise ValueInvalid(gettext_noop(
-            "Damaged identifier: it has a decimal part such as .0, which Excel adds to numbers. Format the "
-            "column as text in Excel and upload the file again."
-        ))
+        raise ValueInvalid(DECIMAL_TAIL_MESSAGE)
     # NOTE: a genuine identifier of 16 or more digits that ends in zeros after the 15th digit
     # is rejected too, because it cannot be distinguished from one Excel has rounded.
-    if compact.isdigit() and len(compact) > EXCEL_SIGNIFICANT_DIGITS and not compact[EXCEL_SIGNIFICANT_DIGITS:].strip("0"):
-        raise ValueInvalid(gettext_noop(
-            "Damaged identifier: the digits after the 15th are all zeros, which is how Excel stores a long "
-            "number it has rounded. Format the column as text in Excel and upload the file again."
-        ))
+    if check_rounding and rounded_by_excel(compact):
+        raise ValueInvalid(ROUNDED_MESSAGE)
 
 
 def identifier_parser(max_length: int):
@@ -247,9 +259,13 @@ def id_number_parse(value: str) -> str:
 
     An 18-character number needs a valid birth date (characters 7 to 14) and the GB 11643 check
     character. A 15-digit number (issued before 1999, birth year written as two digits, all in
-    the 1900s) is converted: "19" goes before its birth date and the check character is appended."""
+    the 1900s) is converted: "19" goes before its birth date and the check character is appended.
+
+    About one valid number in 1,100 ends in three zeros, like a number Excel has rounded, so
+    that shape is not rejected here: the check character rejects 10 in 11 rounded numbers, and
+    rows_check rejects the rest when other values of the same column show Excel damage."""
     text = text_normalize(value).replace(" ", "").upper()
-    identifier_damage_check(text)
+    identifier_damage_check(text, check_rounding=False)
     if ID_NUMBER_15_PATTERN.match(text):
         text = text[:6] + "19" + text[6:]
         text += id_number_check_character(text)

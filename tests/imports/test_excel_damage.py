@@ -53,6 +53,8 @@ def test_identifier_kept_as_text(text, expected):
         ("１１０１０５１９４９１２３１００２Ｘ", "11010519491231002X"),
         ("110105 19491231 002X", "11010519491231002X"),
         ("440524188001010014", "440524188001010014"),
+        # Three zeros at the end, like a rounded number, but a valid check character.
+        ("110105195005017000", "110105195005017000"),
         # A 15-digit number of the 1989 standard: "19" goes before the birth date and the check
         # character is appended.
         ("110105491231002", "11010519491231002X"),
@@ -71,7 +73,6 @@ def test_id_number_accepted(text, expected):
         ("11010519491231", "18 characters"),
         ("E12345678", "18 characters"),
         ("1.10105E+17", "scientific notation"),
-        ("110105194912310000", "after the 15th"),
     ],
 )
 def test_id_number_rejected(text, reason):
@@ -154,8 +155,8 @@ def test_xlsx_numeric_id_cells_are_row_errors(tmp_path, branch_tree):
 
     errors = {(error.row, error.column): error for error in report.errors}
     assert set(errors) == {(2, "身份证号"), (4, "出生日期")}
-    assert errors[(2, "身份证号")].value == "440300199001011000"
-    assert "after the 15th" in errors[(2, "身份证号")].message
+    assert errors[(2, "身份证号")].value == "4.40300199001011E+17"
+    assert "scientific notation" in errors[(2, "身份证号")].message
     assert errors[(4, "出生日期")].value == "60"
     stored = Customer.objects.get(customer_no="10024")
     assert stored.birth_date == datetime.date(1949, 12, 31)
@@ -191,3 +192,20 @@ def test_damaged_customer_number_not_stored(write_csv, branch_tree):
     assert (report.new, report.invalid) == (1, 2)
     assert [error.value for error in report.errors] == ["4.40300E+17", "10023.0"]
     assert list(Customer.objects.values_list("customer_no", flat=True)) == ["10024"]
+
+
+@pytest.mark.django_db
+def test_rounded_id_rejected_in_damaged_column(write_csv, branch_tree):
+    """A valid ID number ending in zeros is kept unless its column shows Excel damage elsewhere."""
+    clean = write_csv("clean.csv", "客户号,身份证号,网点\nC1,110105195005017000,BA\nC2,11010519491231002X,BA\n")
+    damaged = write_csv("damaged.csv", "客户号,身份证号,网点\nC1,110105195005017000,BA\nC2,1.10105E+17,BA\n")
+
+    reports = {}
+    for name, path in (("clean", clean), ("damaged", damaged)):
+        table = table_read(path=path)
+        reports[name] = roster_import_preview(table=table, mapping=mapping_suggest(headers=table.headers, fields=ROSTER_FIELDS))
+
+    assert reports["clean"].invalid == 0
+    assert reports["damaged"].invalid == 2
+    assert [(error.row, error.value) for error in reports["damaged"].errors] == [(2, "110105195005017000"), (3, "1.10105E+17")]
+    assert "after the 15th" in reports["damaged"].errors[0].message
