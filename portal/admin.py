@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import AuditEvent, User
+from .models import AuditEvent, ExportLog, User
 
 
 @admin.register(User)
@@ -36,3 +36,14 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ExportLog)
+class ExportLogAdmin(AuditEventAdmin):
+    """Every CSV or XLSX download, readable by administrators, never editable."""
+
+    list_display = ("started_at", "user", "view_name", "export_format", "row_count")
+    date_hierarchy = "started_at"
+    list_filter = ("export_format", "view_name")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "view_name")

@@ -98,10 +98,12 @@ def users(branch_tree):
 def pytest_collection_modifyitems(config, items):
     # A test that commits (live server, worker thread) ends with a flush that would also remove
     # the rows the migrations create (default tiers, the reminder schedule) for every later test;
-    # serialized rollback puts them back.
+    # serialized rollback puts them back. The option is read from the closest django_db marker,
+    # so the marker is set again in front, keeping the test's own options.
     for item in items:
         marker = item.get_closest_marker("django_db")
         commits = {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
         if commits or (marker and marker.kwargs.get("transaction")):
-            if "django_db_serialized_rollback" not in item.fixturenames:
-                item.fixturenames.append("django_db_serialized_rollback")
+            options = dict(marker.kwargs) if marker else {}
+            options.update(transaction=True, serialized_rollback=True)
+            item.add_marker(pytest.mark.django_db(**options), append=False)
