@@ -95,6 +95,8 @@ def reminders_run(*, business_date: datetime.date, kinds: Iterable[str] = DAILY_
     _ledger_insert(keys)
 
     mails = _unsent_mails(business_date=business_date, kinds=kinds)
+    # NOTE: this also counts mails whose rows were cancelled or failed for good, since only the
+    # unsent rows are read back here.
     result.skipped_already_sent = len({key.mail_key for key in keys} - mails.keys())
     missing = {recipient_id for recipient_id, _kind, _level in mails} - recipients.keys()
     recipients.update(User.objects.in_bulk(missing))
