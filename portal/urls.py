@@ -13,6 +13,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("dashboard/", include("portal.dashboard.urls")),
+    path("reminders/", include("campaigns.urls_reminders")),
     path("admin/", admin.site.urls),
 ]
 

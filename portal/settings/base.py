@@ -131,9 +131,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 25)
 
-# Reminders: a task overdue by more than this many days is escalated to the supervisor.
-REMINDER_ESCALATION_DAYS = env_int("REMINDER_ESCALATION_DAYS", 3)
+# Reminders. The digest lists tasks due within this many days.
 REMINDER_DUE_SOON_DAYS = env_int("REMINDER_DUE_SOON_DAYS", 7)
+# Working days overdue before a task is escalated to the client manager, the supervisor and the
+# head of the parent branch, as a comma-separated list ("1,3,5").
+REMINDER_ESCALATION_WORKING_DAYS = tuple(
+    int(days) for days in env_list("REMINDER_ESCALATION_WORKING_DAYS", "1,3,5")
+)
+# Attempts before a failed reminder mail is left failed for the administrator to resend.
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 6)
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
 # Redis is the broker wherever REDIS_URL is set. The quick start sets no REDIS_URL and uses
