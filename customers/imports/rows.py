@@ -26,6 +26,9 @@ class CheckedRow:
         self.errors.append(RowError(row=self.number, column=column, value=value, msgid=msgid, params=params or {}))
 
 
+# Row errors stored before every row of a repeated customer number was rejected carry this
+# msgid. Marking it keeps it in the catalogue, so those stored errors are still translated.
+STORED_DUPLICATE_MESSAGE = gettext_noop("Duplicate customer number: it already appears in row %(row)s.")
 # Rows between two calls of rows_check's progress callback.
 PROGRESS_EVERY = 5000
 
