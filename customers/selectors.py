@@ -37,7 +37,7 @@ def customer_list_for(*, user) -> QuerySet[Customer]:
 
 
 def customer_get_for(*, user, pk) -> Customer:
-    """Return one customer in the user's scope; anything outside it is a 404, not a 403,
+    """Return one customer in the user's scope. Anything outside it is a 404, not a 403,
     so that a URL does not reveal whether a customer exists."""
     return get_object_or_404(customer_list_for(user=user).select_related("branch", "client_manager", "tier"), pk=pk)
 

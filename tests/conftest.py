@@ -1,7 +1,7 @@
 """Shared fixtures: a branch tree, one user per role, and checks for the services tests need.
 
 On CI (the CI variable set) a test that needs PostgreSQL, Redis or chromium fails when the
-service is missing; elsewhere it is skipped, so the suite runs on a bare machine."""
+service is missing. Elsewhere it is skipped, so the suite runs on a bare machine."""
 
 import os
 import shutil
@@ -96,10 +96,10 @@ def users(branch_tree):
 
 
 def pytest_collection_modifyitems(config, items):
-    # A test that commits (live server, worker thread) ends with a flush that would also remove
-    # the rows the migrations create (default tiers, the reminder schedule) for every later test;
-    # serialized rollback puts them back. The option is read from the closest django_db marker,
-    # so the marker is set again in front, keeping the test's own options.
+    # A test that commits (live server, worker thread) ends with a flush, which also removes the
+    # rows the migrations create (default tiers, the reminder schedule) for every later test.
+    # Serialized rollback puts them back. pytest-django reads the option from the closest
+    # django_db marker, so the marker is set again in front, with the test's own options kept.
     for item in items:
         marker = item.get_closest_marker("django_db")
         commits = {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
