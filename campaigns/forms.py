@@ -19,21 +19,31 @@ class CampaignForm(BootstrapFormMixin, forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = ("name", "objective", "segment", "talking_points", "starts_on", "due_on", "fallback_branch")
+        fields = (
+            "name", "objective", "segment", "talking_points", "starts_on", "due_on", "fallback_branch",
+            "holdout_percent",
+        )
         widgets = {
             "objective": forms.Textarea(attrs={"rows": 3}),
             "talking_points": forms.Textarea(attrs={"rows": 5}),
             "starts_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "due_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "holdout_percent": forms.NumberInput(attrs={"min": 0, "max": 50, "step": 1}),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["segment"].queryset = Segment.objects.order_by("name")
         self.fields["fallback_branch"].queryset = Branch.objects.order_by("path")
+        # An empty holdout field means no control group.
+        self.fields["holdout_percent"].required = False
         if self.instance.pk and self.instance.status != Campaign.Status.DRAFT:
-            for name in ("segment", "starts_on", "due_on", "fallback_branch"):
+            for name in ("segment", "starts_on", "due_on", "fallback_branch", "holdout_percent"):
                 self.fields[name].disabled = True
+
+    def clean_holdout_percent(self):
+        value = self.cleaned_data.get("holdout_percent")
+        return 0 if value is None else value
 
     def clean(self):
         cleaned = super().clean()

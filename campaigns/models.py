@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -72,6 +73,15 @@ class Campaign(models.Model):
         default=2,
         help_text=_("Client managers get one reminder this many working days before a task is due; 0 turns it off."),
     )
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("holdout control group (%)"),
+        default=0,
+        validators=[MaxValueValidator(50)],
+        help_text=_(
+            "This share of the target, from 0 to 50%, is drawn at random at launch and gets no task, "
+            "so the campaign's results can compare contacted customers with customers left alone."
+        ),
+    )
     # Imported past campaigns carry outcomes but were never launched through the portal.
     is_historical = models.BooleanField(_("imported history"), default=False)
     launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
@@ -87,6 +97,7 @@ class Campaign(models.Model):
         ordering = ["-starts_on", "-id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(due_on__gte=models.F("starts_on")), name="campaign_due_after_start"),
+            models.CheckConstraint(condition=models.Q(holdout_percent__lte=50), name="campaign_holdout_at_most_half"),
         ]
 
     def __str__(self):
@@ -153,6 +164,28 @@ class FollowUpTask(models.Model):
     @property
     def is_closed_for_assignee(self):
         return self.status in {self.Status.DONE, self.Status.VERIFIED}
+
+
+class HeldOutCustomer(models.Model):
+    """A target customer that the campaign's launch left without a task, as the control group.
+
+    The portal records no conversion for held-out customers directly. The campaign results count
+    one as converted when a contact record with outcome "converted" exists for the customer from
+    the campaign's launch onwards, from any campaign or import."""
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="held_out")
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("held-out customer")
+        verbose_name_plural = _("held-out customers")
+        ordering = ["campaign", "customer"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "customer"], name="held_out_once_per_campaign"),
+        ]
 
 
 class TaskEvent(models.Model):

@@ -3,6 +3,7 @@
 Writes take keyword-only arguments and the acting user, and each runs in one transaction. A
 broken business rule raises a subclass of `CampaignServiceError` with a translated message."""
 
+import hashlib
 import heapq
 import logging
 from collections import Counter
@@ -19,7 +20,7 @@ from customers.filters import CustomerFilter, customer_filter_apply
 from customers.models import Branch, Customer
 from portal.models import Role, User
 
-from .models import Campaign, ContactRecord, FollowUpTask, Segment, TaskEvent
+from .models import Campaign, ContactRecord, FollowUpTask, HeldOutCustomer, Segment, TaskEvent
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def segment_customers(*, segment: Segment):
 # Campaigns
 
 # Fields that decide who gets a task and by when. They are fixed once the campaign is launched.
-TARGETING_FIELDS = ("segment", "starts_on", "due_on", "fallback_branch")
+TARGETING_FIELDS = ("segment", "starts_on", "due_on", "fallback_branch", "holdout_percent")
 EDITABLE_FIELDS = ("name", "objective", "talking_points", *TARGETING_FIELDS)
 
 
@@ -122,9 +123,11 @@ def campaign_create(
     starts_on: date,
     due_on: date,
     fallback_branch: Branch | None = None,
+    holdout_percent: int = 0,
 ) -> Campaign:
     campaign = Campaign.objects.create(
         name=name,
+        holdout_percent=holdout_percent,
         objective=objective,
         segment=segment,
         talking_points=talking_points,
@@ -191,11 +194,15 @@ class ManagerLoad:
 
 @dataclass
 class LaunchPlan:
-    """Who gets which task. `assignments` contains (customer id, assignee id, branch id) triples."""
+    """Who gets which task. `assignments` contains (customer id, assignee id, branch id) triples.
+
+    `targeted` counts the segment's customers without do-not-contact ones. `held_out` contains
+    the ids of the targeted customers drawn into the control group, who get no task."""
 
     targeted: int = 0
     excluded_do_not_contact: int = 0
     without_manager: int = 0
+    held_out: list = field(default_factory=list)
     assignments: list = field(default_factory=list)
     loads: list = field(default_factory=list)
     problems: list = field(default_factory=list)
@@ -204,9 +211,32 @@ class LaunchPlan:
     def can_launch(self) -> bool:
         return not self.problems and self.targeted > 0
 
+    @property
+    def to_contact(self) -> int:
+        return self.targeted - len(self.held_out)
+
+
+def holdout_draw(*, campaign_id: int, customer_ids: list[int], percent: int) -> list[int]:
+    """Return the ids of the control group: floor(percent% of the target), sorted.
+
+    Each customer gets the key SHA-256("<campaign id>:<customer id>") and the customers with the
+    smallest keys are held out. The draw therefore depends only on the campaign and its target,
+    so a preview and the launch after it pick the same customers. Rounding down with at most 50%
+    leaves at least one customer to contact."""
+    size = len(customer_ids) * percent // 100
+    if size <= 0:
+        return []
+
+    def draw_key(customer_id: int) -> bytes:
+        return hashlib.sha256(f"{campaign_id}:{customer_id}".encode()).digest()
+
+    return sorted(heapq.nsmallest(size, customer_ids, key=draw_key))
+
 
 def campaign_launch_preview(*, campaign: Campaign) -> LaunchPlan:
     """Work out the tasks a launch would create without writing anything.
+
+    The holdout control group is drawn first (see `holdout_draw`) and gets no task.
 
     A target customer goes to their own client manager when that user is an active client
     manager with a branch. The others are spread over the active client managers of the
@@ -234,10 +264,17 @@ def campaign_launch_preview(*, campaign: Campaign) -> LaunchPlan:
         plan.problems.append(_("No customers match the segment once do-not-contact customers are excluded."))
         return plan
 
+    plan.held_out = holdout_draw(
+        campaign_id=campaign.pk, customer_ids=[row[0] for row in rows], percent=campaign.holdout_percent
+    )
+    held_out = set(plan.held_out)
+
     assigned_count = Counter()
     manager_branch = {}
     orphans = []
     for customer_id, manager_id, role, is_active, branch_id in rows:
+        if customer_id in held_out:
+            continue
         if manager_id and role == Role.CLIENT_MANAGER and is_active and branch_id:
             plan.assignments.append((customer_id, manager_id, branch_id))
             assigned_count[manager_id] += 1
@@ -308,7 +345,8 @@ def _fallback_managers(*, campaign: Campaign) -> list[User]:
 
 
 def campaign_launch(*, campaign: Campaign, actor: User) -> int:
-    """Create one open task per target customer in one transaction and activate the campaign.
+    """Create one open task per target customer outside the holdout control group, store the
+    control group as HeldOutCustomer rows and activate the campaign, all in one transaction.
 
     The campaign row is locked and must still be a draft, so a second launch (double click, a
     second tab) raises CampaignAlreadyLaunched and creates nothing. The unique constraint on
@@ -343,6 +381,10 @@ def campaign_launch(*, campaign: Campaign, actor: User) -> int:
                 batch_size=LAUNCH_BATCH_SIZE,
             )
             _task_events_insert_open(campaign=campaign, actor=actor)
+            HeldOutCustomer.objects.bulk_create(
+                (HeldOutCustomer(campaign=campaign, customer_id=customer_id) for customer_id in plan.held_out),
+                batch_size=LAUNCH_BATCH_SIZE,
+            )
 
             campaign.status = Campaign.Status.ACTIVE
             campaign.launched_at = timezone.now()
@@ -355,8 +397,8 @@ def campaign_launch(*, campaign: Campaign, actor: User) -> int:
         ) from error
 
     logger.info(
-        "Campaign %s: launched by user %s, %s tasks, %s do-not-contact customers excluded",
-        campaign.pk, actor.pk, len(plan.assignments), plan.excluded_do_not_contact,
+        "Campaign %s: launched by user %s, %s tasks, %s customers held out, %s do-not-contact customers excluded",
+        campaign.pk, actor.pk, len(plan.assignments), len(plan.held_out), plan.excluded_do_not_contact,
     )
     return len(plan.assignments)
 

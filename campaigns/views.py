@@ -21,6 +21,7 @@ from portal.models import Role
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
 
 from . import services
+from .uplift import campaign_results
 from .filters import TaskFilter
 from .forms import CampaignForm, ContactForm, ReturnForm, SegmentForm
 from .models import Campaign, FollowUpTask, Segment
@@ -137,10 +138,20 @@ def campaign_detail(request, pk):
         .annotate(count=Count("id"))
     )
     status_counts = [(value, label, counts.get(value, 0)) for value, label in FollowUpTask.Status.choices]
+    # The results count every task and held-out customer of the campaign, so only platform
+    # operators, who see all of them, get the results section.
+    results = None
+    if request.user.role == Role.PLATFORM and campaign.launched_at is not None:
+        results = campaign_results(campaign=campaign)
     return render(
         request,
         "campaigns/campaign_detail.html",
-        {"campaign": campaign, "status_counts": status_counts, "task_total": sum(counts.values())},
+        {
+            "campaign": campaign,
+            "status_counts": status_counts,
+            "task_total": sum(counts.values()),
+            "results": results,
+        },
     )
 
 
