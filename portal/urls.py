@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("dashboard/", include("portal.dashboard.urls")),
     path("reminders/", include("campaigns.urls_reminders")),
     path("admin/", admin.site.urls),
+    path("health/", health.health, name="health"),
 ]
 
 if settings.DEBUG:

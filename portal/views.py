@@ -1,8 +1,10 @@
+import math
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponseRedirect
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language
@@ -58,3 +60,13 @@ def language_switch(request):
             request.user.language = language
             request.user.save(update_fields=["language"])
     return response
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """Render the lockout page that django-axes returns, with status 429, once a username and
+    address combination reaches AXES_FAILURE_LIMIT failed sign-ins."""
+    context = {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "cooloff_minutes": math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60),
+    }
+    return render(request, "registration/lockout.html", context, status=429)

@@ -1,6 +1,7 @@
 """Settings shared by every environment. Each value can be set from the environment."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "django_celery_beat",
+    "axes",
     "portal",
     "customers",
     "campaigns",
@@ -47,15 +49,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.SessionLifetimeMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # django-axes wants its middleware last, so it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -103,6 +109,68 @@ AUTH_USER_MODEL = "portal.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# django-axes checks for a lockout before any other backend tries the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed sign-ins are counted per combination of username and client address, so one user
+# mistyping a password does not lock out the whole branch behind the same address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.views.lockout_response"
+# TRUSTED_PROXY_COUNT is the number of reverse proxies in front of the portal, each appending
+# the address it received from to X-Forwarded-For. The client address is then the entry that
+# many places from the right end of that header, so entries that the client itself sent further
+# left are ignored. python-ipware's proxy_count counts only the proxies listed in the header,
+# which leaves out the last proxy, whose address is REMOTE_ADDR. Without a proxy only
+# REMOTE_ADDR is trusted, because a client can send any X-Forwarded-For header.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+else:
+    AXES_IPWARE_PROXY_COUNT = None
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_IPWARE_PROXY_ORDER = "left-most"
+# Strict mode rejects a header with more entries than proxies and falls back to REMOTE_ADDR,
+# which would count every client that sends its own X-Forwarded-For as the proxy's address.
+IPWARE_STRICT = False
+
+# A session ends after SESSION_IDLE_TIMEOUT_MINUTES without a request, because every request
+# saves the session and so renews its expiry, and SESSION_MAX_LIFETIME_HOURS after sign-in
+# whatever the activity (portal.middleware.SessionLifetimeMiddleware). 0 hours turns the
+# maximum lifetime off.
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT_MINUTES", 30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_MAX_LIFETIME = timedelta(hours=env_int("SESSION_MAX_LIFETIME_HOURS", 12)) or None
+SESSION_COOKIE_HTTPONLY = True
+
+# The Content-Security-Policy header that portal.middleware sends on every response.
+# "{nonce}" is replaced by a fresh random value per request, which templates read as
+# request.csp_nonce. Styles allow 'unsafe-inline' because htmx inserts its own <style> element
+# and templates use style attributes.
+# TODO: script-src keeps 'unsafe-inline' until the inline <script> blocks and onclick attributes
+# in templates/dashboard/dashboard_index.html and next_campaign_analysis.html carry
+# nonce="{{ request.csp_nonce }}" or move to static files; then use "'self' 'nonce-{nonce}'".
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": os.environ.get("CSP_SCRIPT_SRC", "'self' 'unsafe-inline'"),
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data:",
+    "font-src": "'self' data:",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+# /health/ waits this many seconds for a Celery worker to answer a ping.
+HEALTH_CELERY_TIMEOUT = float(os.environ.get("HEALTH_CELERY_TIMEOUT", "1"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
