@@ -2,18 +2,15 @@
 import page polls the progress."""
 
 import time
-import uuid
 from http import HTTPStatus
 
 import pytest
-import redis
-from celery.contrib.testing.worker import start_worker
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from customers.models import AumSnapshot, Customer, RosterImport
-from portal.celery import app as celery_app
+from tests.celery_workers import worker_on_own_queue
 
 pytestmark = pytest.mark.redis
 
@@ -21,36 +18,10 @@ COMMIT_TIMEOUT_SECONDS = 60
 ROWS = 1500
 
 
-def reset_broker_connections(app):
-    # The app caches its broker connection pool, which may still point to the settings' broker.
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._after_fork()
-
-
 @pytest.fixture
 def import_worker(redis_url):
-    """Run an in-thread worker on a queue of its own, so no other worker or test takes its tasks."""
-    queue = f"imports-test-{uuid.uuid4().hex}"
-    overrides = {
-        "broker_url": redis_url,
-        "broker_transport_options": {"visibility_timeout": 3600},
-        "task_default_queue": queue,
-        "task_always_eager": False,
-    }
-    previous = {key: celery_app.conf.get(key) for key in overrides}
-    celery_app.conf.update(overrides)
-    reset_broker_connections(celery_app)
-    try:
-        with start_worker(celery_app, perform_ping_check=False, queues=[queue], shutdown_timeout=30) as worker:
-            yield worker
-    finally:
-        celery_app.conf.update(previous)
-        reset_broker_connections(celery_app)
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter(match=f"*{queue}*"):
-            client.delete(key)
-        client.close()
+    with worker_on_own_queue(redis_url, "imports-test") as worker:
+        yield worker
 
 
 def test_worker_commits_large_roster(transactional_db, users, import_worker):

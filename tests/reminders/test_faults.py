@@ -23,11 +23,12 @@ from django.db import connection
 from campaigns.models import Reminder
 from campaigns.tasks import send_daily_reminders
 from portal.celery import app as celery_app
+from tests.celery_workers import reset_broker_connections
 from tests.conftest import need
 from tests.factories import UserFactory
 
 from .conftest import BUSINESS_DATE
-from .test_reminders_celery import finished_tasks, free_loopback_port, reminder_worker, reset_broker_connections  # noqa: F401
+from .test_reminders_celery import finished_tasks, free_loopback_port, reminder_worker  # noqa: F401
 
 pytestmark = pytest.mark.redis
 

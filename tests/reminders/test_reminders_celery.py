@@ -4,20 +4,16 @@ real SMTP server on loopback (aiosmtpd), twice for the same business date."""
 import socket
 import threading
 import time
-import uuid
 from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
-import redis
 from aiosmtpd.controller import Controller
-from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
-from kombu import pools as kombu_pools
 
 from campaigns.models import Reminder
 from campaigns.tasks import send_daily_reminders
-from portal.celery import app as celery_app
+from tests.celery_workers import worker_on_own_queue
 
 from .conftest import BUSINESS_DATE, PORTAL_BASE_URL
 
@@ -102,40 +98,10 @@ def smtp_server(settings):
     controller.stop()
 
 
-def reset_broker_connections(app):
-    # The app caches its broker connection pool, which may still point to the broker from the Django settings.
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._after_fork()
-    # kombu keeps producer pools per connection in a module-level registry, which may still hold
-    # a pool closed above.
-    kombu_pools.reset()
-
-
 @pytest.fixture
 def reminder_worker(redis_url):
-    """Run an in-thread worker on a queue of its own, so no other worker or test takes its tasks."""
-    queue = f"reminders-test-{uuid.uuid4().hex}"
-    overrides = {
-        "broker_url": redis_url,
-        "broker_transport_options": {"visibility_timeout": 3600},
-        "task_default_queue": queue,
-        "task_always_eager": False,
-    }
-    previous = {key: celery_app.conf.get(key) for key in overrides}
-    celery_app.conf.update(overrides)
-    reset_broker_connections(celery_app)
-    try:
-        with start_worker(celery_app, perform_ping_check=False, queues=[queue], shutdown_timeout=30) as worker:
-            yield worker
-    finally:
-        celery_app.conf.update(previous)
-        reset_broker_connections(celery_app)
-        # kombu keeps the queue and its exchange bindings under keys that contain the queue name.
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter(match=f"*{queue}*"):
-            client.delete(key)
-        client.close()
+    with worker_on_own_queue(redis_url, "reminders-test") as worker:
+        yield worker
 
 
 def part_content(message, content_type):
