@@ -2,12 +2,25 @@
 
 from unittest import mock
 
+import kombu.pools
 import pytest
 from django.db.utils import OperationalError
 from django.test import override_settings
 from django.urls import reverse
 
 from portal import health
+
+
+@pytest.fixture
+def fresh_broker_pools():
+    """Drop the broker connections that a real ping opens.
+
+    The ping registers the app's producer pool in kombu's global registry. The worker tests close
+    the app's connection pool and start a new one, but a task sent later would still take the
+    registered producer pool, whose connection pool is closed."""
+    yield
+    kombu.pools.reset()
+    health.celery_app._after_fork()
 
 
 def get_health(client):
@@ -47,7 +60,7 @@ def test_redis_unreachable_503(client, db):
 
 
 @pytest.mark.redis
-def test_no_celery_worker_503(client, db, redis_url):
+def test_no_celery_worker_503(client, db, redis_url, fresh_broker_pools):
     """With a real Redis and no worker listening, the ping times out."""
     with override_settings(REDIS_URL=redis_url, HEALTH_CELERY_TIMEOUT=0.5):
         response, body = get_health(client)
