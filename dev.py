@@ -7,7 +7,7 @@
                            (extra arguments go to pytest)
 
 Without REDIS_URL the Celery processes use kombu's file-system broker under var/broker,
-so no server is needed; mails are written to var/mail as files unless EMAIL_HOST is set.
+so no server is needed. Mails are written to var/mail as files unless EMAIL_HOST is set.
 """
 
 import hashlib
@@ -63,8 +63,8 @@ def start():
     processes = {}
     for name, command in commands.items():
         processes[name] = subprocess.Popen([str(part) for part in command], cwd=ROOT, env=env)
-    # One reminder run at start-up shows the whole path (beat's queue, the worker, the mail)
-    # without waiting for the morning schedule; the ledger keeps it to one mail per day.
+    # A reminder run queued at start-up shows the whole path (broker, worker, mail) without
+    # waiting for the morning schedule. The ledger still sends each reminder only once a day.
     run(PYTHON, "manage.py", "shell", "-c",
         "from campaigns.tasks import send_daily_reminders; send_daily_reminders.delay()", env=env)
     print(f"\nThe portal runs at http://{address}/ (Ctrl-C stops it). Mails go to var/mail/.\n", flush=True)

@@ -194,7 +194,7 @@ class ManagerLoad:
 
 @dataclass
 class LaunchPlan:
-    """Who gets which task. `assignments` contains (customer id, assignee id, branch id) triples.
+    """The assignment of tasks a launch would make. `assignments` contains (customer id, assignee id, branch id) triples.
 
     `targeted` counts the segment's customers without do-not-contact ones. `held_out` contains
     the ids of the targeted customers drawn into the control group, who get no task."""

@@ -81,7 +81,7 @@ class CustomerFilter(django_filters.FilterSet):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         if user is not None and user.role == Role.CLIENT_MANAGER:
-            # A client manager only ever sees their own customers.
+            # A client manager's scope is their own customers, so this filter has no use for them.
             del self.filters["client_manager"]
         elif user is not None and user.role != Role.PLATFORM and user.branch_id:
             subtree = Branch.objects.filter(path__startswith=user.branch.path)

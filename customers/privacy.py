@@ -5,8 +5,8 @@ from django.db import transaction
 from portal.audit import audit_record
 from portal.models import AuditEvent, Role
 
-# Which full values each role may reveal: client managers call and write to their own
-# customers; the platform also checks identities. Supervisors work from masked figures.
+# The full values each role may reveal. Client managers call and write to their customers,
+# and the platform also checks identities. Supervisors work from masked figures.
 REVEALABLE_FIELDS = {
     Role.CLIENT_MANAGER: ("phone", "email"),
     Role.PLATFORM: ("phone", "email", "id_number"),

@@ -50,7 +50,7 @@ def check_redis() -> str:
 
 
 def check_celery() -> str:
-    """Return OK when at least one worker answers a ping within HEALTH_CELERY_TIMEOUT seconds."""
+    """Return OK when at least one worker replies to a ping within HEALTH_CELERY_TIMEOUT seconds."""
     if not settings.REDIS_URL:
         return UNKNOWN
     try:
@@ -59,7 +59,7 @@ def check_celery() -> str:
         logger.error("Health check: Celery ping failed: %s", error)
         return FAILED
     if not replies:
-        logger.error("Health check: no Celery worker answered within %s s", settings.HEALTH_CELERY_TIMEOUT)
+        logger.error("Health check: no Celery worker replied within %s s", settings.HEALTH_CELERY_TIMEOUT)
         return FAILED
     return OK
 

@@ -17,7 +17,7 @@ def user_has_role(user, roles) -> bool:
 
 
 def role_required(*roles):
-    """Answer 403 unless the signed-in user has one of `roles`."""
+    """Raise PermissionDenied (403) unless the signed-in user has one of `roles`."""
 
     def decorator(view):
         @wraps(view)

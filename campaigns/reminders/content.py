@@ -20,7 +20,7 @@ from .scan import OPEN_TASK_STATUSES, escalation_working_days
 
 @dataclass
 class MailContent:
-    """What one mail shows, and which of its ledger rows are no longer needed."""
+    """The content of one mail, and the ledger rows that no longer need a mail."""
 
     template_prefix: str
     context: dict

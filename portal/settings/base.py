@@ -169,7 +169,7 @@ CONTENT_SECURITY_POLICY = {
     "frame-ancestors": "'none'",
 }
 
-# /health/ waits this many seconds for a Celery worker to answer a ping.
+# /health/ waits this many seconds for a Celery worker to reply to a ping.
 HEALTH_CELERY_TIMEOUT = float(os.environ.get("HEALTH_CELERY_TIMEOUT", "1"))
 
 AUTH_PASSWORD_VALIDATORS = [
