@@ -82,6 +82,33 @@ class Campaign(models.Model):
             "so the campaign's results can compare contacted customers with customers left alone."
         ),
     )
+    fatigue_max_open_tasks = models.PositiveSmallIntegerField(
+        _("exclude customers with this many open tasks"),
+        null=True,
+        blank=True,
+        help_text=_("Customers who already have at least this many open tasks in any campaign get no task. Empty turns it off."),
+    )
+    fatigue_contact_days = models.PositiveSmallIntegerField(
+        _("exclude customers contacted within (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Customers contacted in any campaign within this many days get no task. Empty turns it off."),
+    )
+    pool_include_sub_branches = models.BooleanField(
+        _("include sub-branches in the pool"),
+        default=False,
+        help_text=_("Balance tasks across the client managers of the branch and of all its sub-branches."),
+    )
+    verification_sample_percent = models.PositiveSmallIntegerField(
+        _("verification sample (%)"),
+        default=100,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Share of done tasks the platform verifies; tasks of the top tier are always verified."),
+    )
+    previous_version = models.ForeignKey(
+        "self", verbose_name=_("previous version"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="next_versions",
+    )
     # Imported past campaigns carry outcomes but were never launched through the portal.
     is_historical = models.BooleanField(_("imported history"), default=False)
     launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
@@ -113,6 +140,7 @@ class FollowUpTask(models.Model):
         DONE = "done", _("Done")
         VERIFIED = "verified", _("Verified")
         RETURNED = "returned", _("Returned")
+        CANCELLED = "cancelled", _("Cancelled")
 
     campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="tasks")
     customer = models.ForeignKey(
@@ -133,6 +161,15 @@ class FollowUpTask(models.Model):
     outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
     next_follow_up_on = models.DateField(_("next follow-up"), null=True, blank=True)
     return_reason = models.TextField(_("reason for return"), blank=True)
+    # A follow-up task created from the next follow-up date recorded on this one.
+    previous_task = models.ForeignKey(
+        "self", verbose_name=_("previous task"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="follow_ups",
+    )
+    # Null until the task is done; then whether the platform must verify it or it closed unsampled.
+    sampled_for_verification = models.BooleanField(_("sampled for verification"), null=True, blank=True)
+    # Bumped on every change, so a form opened before someone else's change is detected as a conflict.
+    version = models.PositiveIntegerField(_("version"), default=1)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
@@ -146,9 +183,13 @@ class FollowUpTask(models.Model):
         verbose_name_plural = _("follow-up tasks")
         ordering = ["due_on", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "customer"], name="task_one_per_customer_per_campaign"),
+            models.UniqueConstraint(
+                fields=["campaign", "customer"],
+                condition=models.Q(previous_task__isnull=True),
+                name="task_one_per_customer_per_campaign",
+            ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["open", "in_progress", "done", "verified", "returned"]),
+                condition=models.Q(status__in=["open", "in_progress", "done", "verified", "returned", "cancelled"]),
                 name="task_status_valid",
             ),
         ]
@@ -189,7 +230,12 @@ class HeldOutCustomer(models.Model):
 
 
 class TaskEvent(models.Model):
-    """A status change of a task: who moved it, when, from what to what, and why."""
+    """A change of a task: who made it, when, what changed, and why."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status", _("Status changed")
+        REASSIGNED = "reassigned", _("Reassigned")
+        DUE_DATE = "due_date", _("Due date changed")
 
     task = models.ForeignKey(FollowUpTask, verbose_name=_("task"), on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -198,6 +244,9 @@ class TaskEvent(models.Model):
     )
     from_status = models.CharField(_("from"), max_length=20, choices=FollowUpTask.Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=20, choices=FollowUpTask.Status.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.STATUS)
+    # Before and after values of a reassignment or due-date change, e.g. {"from": 4, "to": 9}.
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
     note = models.TextField(_("note"), blank=True)
     created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
 

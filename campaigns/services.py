@@ -30,15 +30,19 @@ Status = FollowUpTask.Status
 ACTIVE_TASK_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.RETURNED)
 
 ALLOWED_TRANSITIONS = {
-    Status.OPEN: {Status.IN_PROGRESS, Status.DONE},
-    Status.IN_PROGRESS: {Status.DONE},
+    Status.OPEN: {Status.IN_PROGRESS, Status.DONE, Status.CANCELLED},
+    Status.IN_PROGRESS: {Status.DONE, Status.CANCELLED},
     Status.DONE: {Status.VERIFIED, Status.RETURNED},
-    Status.RETURNED: {Status.IN_PROGRESS, Status.DONE},
+    Status.RETURNED: {Status.IN_PROGRESS, Status.DONE, Status.CANCELLED},
     Status.VERIFIED: set(),
+    Status.CANCELLED: set(),
 }
 
 # Only a platform operator may make these moves. The assignee makes every other move.
-PLATFORM_MOVES = {Status.VERIFIED, Status.RETURNED}
+PLATFORM_MOVES = {Status.VERIFIED, Status.RETURNED, Status.CANCELLED}
+
+# Moves that need a reason in the event's note.
+MOVES_NEEDING_REASON = {Status.RETURNED, Status.CANCELLED}
 
 LAUNCH_BATCH_SIZE = 2000
 
@@ -411,17 +415,17 @@ def _task_events_insert_open(*, campaign: Campaign, actor: User) -> None:
     quote = connection.ops.quote_name
     event_fields = {field.name: field for field in TaskEvent._meta.fields}
     columns = ", ".join(
-        quote(event_fields[name].column) for name in ("task", "actor", "from_status", "to_status", "note", "created_at")
+        quote(event_fields[name].column) for name in ("task", "actor", "from_status", "to_status", "kind", "detail", "note", "created_at")
     )
     task_meta = FollowUpTask._meta
     sql = (
         f"INSERT INTO {quote(TaskEvent._meta.db_table)} ({columns}) "
-        f"SELECT {quote(task_meta.pk.column)}, %s, '', %s, '', %s FROM {quote(task_meta.db_table)} "
+        f"SELECT {quote(task_meta.pk.column)}, %s, '', %s, %s, '{{}}', '', %s FROM {quote(task_meta.db_table)} "
         f"WHERE {quote(task_meta.get_field('campaign').column)} = %s"
     )
     created_at = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [actor.pk, Status.OPEN.value, created_at, campaign.pk])
+        cursor.execute(sql, [actor.pk, Status.OPEN.value, TaskEvent.Kind.STATUS.value, created_at, campaign.pk])
 
 
 # Tasks
@@ -430,8 +434,9 @@ def _task_events_insert_open(*, campaign: Campaign, actor: User) -> None:
 def task_transition(*, task: FollowUpTask, to_status: str, actor: User, note: str = "") -> FollowUpTask:
     """Move a task to `to_status`, record the event and return the updated task.
 
-    The assignee makes the working moves. Only a platform operator verifies or returns, and a
-    return needs a reason in `note`. Raises InvalidTransition or TaskActionForbidden otherwise."""
+    The assignee makes the working moves. Only a platform operator verifies, returns or
+    cancels, and a return or a cancellation needs a reason in `note`. Raises
+    InvalidTransition or TaskActionForbidden otherwise."""
     with transaction.atomic():
         task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
         from_status = task.status
@@ -444,10 +449,13 @@ def task_transition(*, task: FollowUpTask, to_status: str, actor: User, note: st
         note = (note or "").strip()
         if to_status == Status.RETURNED and not note:
             raise InvalidTransition(_("Give a reason for returning the task to the client manager."))
+        if to_status == Status.CANCELLED and not note:
+            raise InvalidTransition(_("Give a reason for cancelling the task."))
 
         now = timezone.now()
         task.status = to_status
-        update_fields = ["status"]
+        task.version += 1
+        update_fields = ["status", "version"]
         if to_status == Status.DONE:
             task.completed_at = now
             update_fields.append("completed_at")
@@ -474,7 +482,7 @@ def _status_label(value: str) -> str:
 def _check_actor(*, task: FollowUpTask, to_status: str, actor: User) -> None:
     if to_status in PLATFORM_MOVES:
         if actor.role != Role.PLATFORM:
-            raise TaskActionForbidden(_("Only platform operators can verify or return tasks."))
+            raise TaskActionForbidden(_("Only platform operators can verify, return or cancel tasks."))
     elif actor.pk != task.assignee_id:
         raise TaskActionForbidden(_("Only the task's client manager can work on it."))
 
@@ -485,6 +493,10 @@ def task_verify(*, task: FollowUpTask, actor: User) -> FollowUpTask:
 
 def task_return(*, task: FollowUpTask, actor: User, reason: str) -> FollowUpTask:
     return task_transition(task=task, to_status=Status.RETURNED, actor=actor, note=reason)
+
+
+def task_cancel(*, task: FollowUpTask, actor: User, reason: str) -> FollowUpTask:
+    return task_transition(task=task, to_status=Status.CANCELLED, actor=actor, note=reason)
 
 
 @transaction.atomic

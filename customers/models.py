@@ -23,6 +23,11 @@ class Branch(models.Model):
         "self", verbose_name=_("parent"), on_delete=models.PROTECT, null=True, blank=True, related_name="children"
     )
     path = models.CharField(max_length=255, editable=False, db_index=True, default="")
+    # The last level of the overdue escalation chain goes to the head of the parent branch.
+    head = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("head"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("branch")

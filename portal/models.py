@@ -36,6 +36,11 @@ class User(AbstractUser):
         _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
     receive_digest = models.BooleanField(_("receive the morning digest"), default=True)
+    capacity = models.PositiveIntegerField(
+        _("capacity (open tasks)"),
+        default=100,
+        help_text=_("The most open tasks balanced assignment and handovers give this client manager."),
+    )
 
     class Meta:
         verbose_name = _("user")
@@ -66,6 +71,28 @@ class User(AbstractUser):
     @property
     def is_administrator(self):
         return self.role == Role.ADMINISTRATOR
+
+
+class Leave(models.Model):
+    """A period, both days included, when a client manager is away and gets no new tasks."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="leaves"
+    )
+    starts_on = models.DateField(_("first day"))
+    ends_on = models.DateField(_("last day"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("leave")
+        verbose_name_plural = _("leaves")
+        ordering = ["starts_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_on__gte=models.F("starts_on")), name="leave_ends_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} {self.starts_on}–{self.ends_on}"
 
 
 class AuditEvent(models.Model):

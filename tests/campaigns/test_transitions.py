@@ -18,13 +18,16 @@ ALLOWED = [
     ("done", "returned"),
     ("returned", "in_progress"),
     ("returned", "done"),
+    ("open", "cancelled"),
+    ("in_progress", "cancelled"),
+    ("returned", "cancelled"),
 ]
 ALL_PAIRS = [(source, target) for source in Status.values for target in Status.values]
 FORBIDDEN = [pair for pair in ALL_PAIRS if pair not in ALLOWED]
 
 
 def actor_for(to_status, users):
-    return users["platform"] if to_status in ("verified", "returned") else users["manager_a"]
+    return users["platform"] if to_status in ("verified", "returned", "cancelled") else users["manager_a"]
 
 
 @pytest.mark.parametrize(("from_status", "to_status"), ALLOWED)

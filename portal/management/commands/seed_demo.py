@@ -198,6 +198,10 @@ class Command(BaseCommand):
                 campaign_services.task_verify(task=task, actor=platform)
             elif index % 7 == 1:
                 campaign_services.task_return(task=task, actor=platform, reason="请补充面谈记录")
+        # A customer who moved abroad: the platform cancels the open task that is left.
+        untouched = tasks[int(len(tasks) * share):]
+        if untouched:
+            campaign_services.task_cancel(task=untouched[-1], actor=platform, reason="客户已移居海外")
 
     def print_accounts(self, accounts):
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Accounts (password for all: %s):" % DEMO_PASSWORD))
