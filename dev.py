@@ -8,6 +8,9 @@
 
 Without REDIS_URL the Celery processes use kombu's file-system broker under var/broker,
 so no server is needed. Mails are written to var/mail as files unless EMAIL_HOST is set.
+
+With PORTAL_WITH_LDAP=1 both commands also install requirements-ldap.txt (LDAP sign-in),
+which compiles python-ldap and so needs the libldap2-dev and libsasl2-dev headers.
 """
 
 import hashlib
@@ -45,8 +48,15 @@ def ensure_venv(requirements: str):
     marker.write_text(digest)
 
 
+def ensure_ldap():
+    """Install requirements-ldap.txt too when PORTAL_WITH_LDAP is set."""
+    if os.environ.get("PORTAL_WITH_LDAP", "").strip().lower() in {"1", "true", "yes", "on"}:
+        ensure_venv("requirements-ldap.txt")
+
+
 def start():
     ensure_venv("requirements.txt")
+    ensure_ldap()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "portal.settings.local")}
     for folder in ("var/broker/out", "var/broker/processed", "var/mail", "var/media"):
         (ROOT / folder).mkdir(parents=True, exist_ok=True)
@@ -89,6 +99,7 @@ def start():
 
 def test(pytest_args):
     ensure_venv("requirements-dev.txt")
+    ensure_ldap()
     completed = subprocess.run([str(PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT)
     return completed.returncode
 

@@ -2,20 +2,37 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import AuditEvent, ExportLog, User
+from .models import AuditEvent, ExportLog, Leave, User
+
+
+class LeaveInline(admin.TabularInline):
+    model = Leave
+    extra = 0
+    fields = ("starts_on", "ends_on", "note")
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "last_name", "first_name", "role", "branch", "supervisor", "is_active")
+    list_display = ("username", "last_name", "first_name", "role", "branch", "supervisor", "capacity", "is_active")
     list_filter = ("role", "is_active", "branch")
     list_select_related = ("branch", "supervisor")
     fieldsets = BaseUserAdmin.fieldsets + (
-        (_("Portal"), {"fields": ("role", "branch", "supervisor", "language", "receive_digest")}),
+        (_("Portal"), {"fields": ("role", "branch", "supervisor", "capacity", "language", "receive_digest")}),
     )
+    inlines = (LeaveInline,)
     add_fieldsets = BaseUserAdmin.add_fieldsets + (
         (_("Portal"), {"fields": ("role", "branch", "supervisor", "email")}),
     )
+
+
+@admin.register(Leave)
+class LeaveAdmin(admin.ModelAdmin):
+    list_display = ("user", "starts_on", "ends_on", "note")
+    list_filter = ("user__branch",)
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__last_name", "note")
+    date_hierarchy = "starts_on"
+    autocomplete_fields = ("user",)
 
 
 @admin.register(AuditEvent)

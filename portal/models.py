@@ -97,10 +97,24 @@ class Leave(models.Model):
 
 class AuditEvent(models.Model):
     """One entry of the audit trail: who did what to which record, when and from where.
-    Entries are only ever added; the portal offers no way to change or delete them."""
+    Entries are only ever added. The portal offers no way to change or delete them, and
+    `save` and `delete` on an existing entry raise ValueError."""
 
     class Action(models.TextChoices):
+        CREATE = "create", _("Created")
+        UPDATE = "update", _("Changed")
+        # A change of the customer's client manager or of the task's assignee.
+        ASSIGN = "assign", _("Reassigned")
+        DELETE = "delete", _("Deleted")
+        EXPORT = "export", _("Exported")
         REVEAL = "reveal", _("Revealed a full identifier")
+        LOGIN = "login", _("Signed in")
+        LOGIN_FAILED = "login_failed", _("Sign-in failed")
+        LOGOUT = "logout", _("Signed out")
+        ACCESS_DENIED = "access_denied", _("Access denied")
+        # A page raised "not found" for a signed-in user: the record is outside the user's
+        # scope or does not exist, which the page does not tell apart.
+        NOT_FOUND = "not_found", _("Not found or out of scope")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, null=True, related_name="+"
@@ -116,7 +130,23 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+            models.Index(fields=["action", "created_at"], name="audit_action_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.object_type} {self.object_id}".strip()
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError(f"Audit event {self.pk} cannot be changed: the audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        # NOTE: QuerySet.delete() and raw SQL bypass this method. Only database privileges
+        # (INSERT and SELECT on this table for the portal's role) make the trail tamper-proof.
+        raise ValueError(f"Audit event {self.pk} cannot be deleted: the audit trail is append-only.")
 
 
 class ExportLog(models.Model):

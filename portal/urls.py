@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import health, views
+from . import audit_views, health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("dashboard/", include("portal.dashboard.urls")),
     path("reminders/", include("campaigns.urls_reminders")),
+    path("audit/", audit_views.audit_log_list, name="audit_log"),
     path("admin/", admin.site.urls),
     path("health/", health.health, name="health"),
 ]

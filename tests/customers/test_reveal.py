@@ -26,7 +26,7 @@ def test_reveal_phone_by_own_manager_recorded(client, users, customer):
     response = reveal(client, customer, "phone")
     assert response.status_code == HTTPStatus.OK
     assert 'href="tel:13812345678"' in response.content.decode()
-    event = AuditEvent.objects.get()
+    event = AuditEvent.objects.get(action=AuditEvent.Action.REVEAL)
     assert (event.actor, event.action, event.object_id) == (users["manager_a"], "reveal", str(customer.pk))
     assert event.detail == {"field": "phone"}
     assert event.ip_address == "127.0.0.1"
@@ -35,7 +35,7 @@ def test_reveal_phone_by_own_manager_recorded(client, users, customer):
 def test_reveal_id_number_forbidden_for_manager(client, users, customer):
     client.force_login(users["manager_a"])
     assert reveal(client, customer, "id_number").status_code == HTTPStatus.FORBIDDEN
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.REVEAL).exists()
 
 
 def test_reveal_id_number_by_platform(client, users, customer):
@@ -49,13 +49,13 @@ def test_reveal_id_number_by_platform(client, users, customer):
 def test_reveal_forbidden_roles(client, users, customer, role_key):
     client.force_login(users[role_key])
     assert reveal(client, customer, "phone").status_code in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND)
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.REVEAL).exists()
 
 
 def test_reveal_other_managers_customer_404(client, users, customer):
     client.force_login(users["manager_b"])
     assert reveal(client, customer, "phone").status_code == HTTPStatus.NOT_FOUND
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.REVEAL).exists()
 
 
 def test_reveal_get_not_allowed(client, users, customer):
