@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.urls import reverse
 
-from portal.masking import mask_phone
+from portal.masking import mask_identifiers_in_text, mask_phone
 from portal.models import User
 
 from ..models import Campaign, FollowUpTask, Reminder
@@ -45,7 +45,8 @@ def task_row(task: FollowUpTask, business_date: datetime.date) -> dict:
         "client_manager": str(task.assignee) if task.assignee_id else "",
         "due_on": task.due_on,
         "days_overdue": (business_date - task.due_on).days,
-        "return_reason": task.return_reason,
+        # The reason is free text, and a phone or ID number typed into it must not leave in a mail.
+        "return_reason": mask_identifiers_in_text(task.return_reason),
         "url": portal_url(reverse("campaigns:task_detail", args=[task.pk])),
     }
 
