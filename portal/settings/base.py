@@ -7,6 +7,9 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from .ldap_config import BACKEND as LDAP_BACKEND
+from .ldap_config import ldap_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
 
@@ -56,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Gives the audit trail the request's user and address, and records refused access.
+    "portal.audit.AuditMiddleware",
     "portal.middleware.SessionLifetimeMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -115,6 +120,14 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Optional sign-in through LDAP or Active Directory, only when LDAP_SERVER_URI is set: see
+# portal/settings/ldap_config.py for the variables. The directory is asked before the local
+# accounts, which stay usable for accounts that are not in the directory.
+ldap_configuration = ldap_settings(os.environ)
+globals().update(ldap_configuration)
+LDAP_ENABLED = bool(ldap_configuration)
+if LDAP_ENABLED:
+    AUTHENTICATION_BACKENDS.insert(1, LDAP_BACKEND)
 # Failed sign-ins are counted per combination of username and client address, so one user
 # mistyping a password does not lock out the whole branch behind the same address.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -151,14 +164,13 @@ SESSION_COOKIE_HTTPONLY = True
 
 # The Content-Security-Policy header that portal.middleware sends on every response.
 # "{nonce}" is replaced by a fresh random value per request, which templates read as
-# request.csp_nonce. Styles allow 'unsafe-inline' because htmx inserts its own <style> element
-# and templates use style attributes.
-# TODO: script-src keeps 'unsafe-inline' until the inline <script> blocks and onclick attributes
-# in templates/dashboard/dashboard_index.html and next_campaign_analysis.html carry
-# nonce="{{ request.csp_nonce }}" or move to static files; then use "'self' 'nonce-{nonce}'".
+# request.csp_nonce. Scripts come from static files only: templates pass data to them with
+# json_script or data- attributes, and tests/security/test_csp_inline.py rejects inline
+# scripts and event handlers. Styles allow 'unsafe-inline' because htmx inserts its own
+# <style> element and templates use style attributes.
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
-    "script-src": os.environ.get("CSP_SCRIPT_SRC", "'self' 'unsafe-inline'"),
+    "script-src": "'self'",
     "style-src": "'self' 'unsafe-inline'",
     "img-src": "'self' data:",
     "font-src": "'self' data:",
@@ -191,6 +203,10 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
+
+# Folder whose roster files the Celery task customers.roster_folder_import imports every
+# 10 minutes, moving each into processed/ or failed/ below it. Empty: no folder imports.
+ROSTER_IMPORT_FOLDER = os.environ.get("ROSTER_IMPORT_FOLDER", "")
 
 # Django streams uploaded files above this size to disk, because rosters can be large.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -243,11 +259,31 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portal@bank.example")
 
+# Every handler masks phone numbers, ID numbers and e-mail addresses (portal.logging). Django's
+# own default handlers have no such filter, so the "django" logger drops them and hands its
+# records to the root handler, and runserver's request lines get a masked handler of their own.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"mask_personal_data": {"()": "portal.logging.MaskPersonalDataFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_personal_data"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["mask_personal_data"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
+# A Celery worker would otherwise replace the root handlers with its own, unmasked ones.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
