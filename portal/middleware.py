@@ -42,7 +42,7 @@ class ContentSecurityPolicyMiddleware:
     """Send settings.CONTENT_SECURITY_POLICY as the Content-Security-Policy header.
 
     Every request gets a fresh nonce in request.csp_nonce, which replaces "{nonce}" in the
-    policy, so a template can allow one inline script with nonce="{{ request.csp_nonce }}"."""
+    policy. The default policy contains no "{nonce}", so it allows no inline script at all."""
 
     def __init__(self, get_response):
         self.get_response = get_response

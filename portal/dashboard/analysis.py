@@ -8,39 +8,22 @@ rate or the branch names, whatever the number of customers."""
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Case, CharField, Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign, Channel, ContactRecord, FollowUpTask, Outcome
+from campaigns.filters import AUM_BANDS, UNKNOWN_KEY, age_band_case, aum_band_case, task_segment_expression
+from campaigns.models import Campaign, Channel, FollowUpTask, Outcome
 from campaigns.selectors import task_list_for
-from customers.filters import AGE_BAND_CHOICES, age_band_q
+from customers.filters import AGE_BAND_CHOICES
 from customers.models import Branch, Customer
 from customers.selectors import customer_list_for
 from portal.models import Role
 
-from .selectors import UNKNOWN_KEY, _prefixed_q, _tier_label
+from .selectors import _tier_label
 
 ROSTER_DIMENSIONS = ("tier", "branch", "age_band", "occupation", "aum_band")
 RESPONSE_DIMENSIONS = ("occupation", "age_band", "aum_band", "previous_outcome", "channel", "tier")
-# The imported column that contains the outcome of the campaign before the one in the file
-# (the bank-marketing data's "poutcome": success, failure, other, unknown).
-PREVIOUS_OUTCOME_KEY = "poutcome"
-
-# AUM bands in CNY by powers of ten, so that they suit any scale of balances. Each band is
-# (key, label, lowest AUM, highest AUM), both ends included, None for no bound. AUM has two
-# decimal places, so a highest value ending in .99 leaves no gap before the next band.
-AUM_BANDS = (
-    ("negative", _("Below 0"), None, Decimal("-0.01")),
-    ("zero", _("0"), Decimal("0"), Decimal("0")),
-    ("lt1k", _("0.01 to 999.99"), Decimal("0.01"), Decimal("999.99")),
-    ("1k", _("1,000 to 9,999.99"), Decimal("1000"), Decimal("9999.99")),
-    ("10k", _("10,000 to 99,999.99"), Decimal("10000"), Decimal("99999.99")),
-    ("100k", _("100,000 to 999,999.99"), Decimal("100000"), Decimal("999999.99")),
-    ("1m", _("1 million to under 10 million"), Decimal("1000000"), Decimal("9999999.99")),
-    ("10m", _("10 million and over"), Decimal("10000000"), None),
-)
 
 
 @dataclass
@@ -80,26 +63,6 @@ def aum_band_filters(key: str) -> dict:
                 filters["aum_max"] = str(high)
             return filters
     raise ValueError(f"Unknown AUM band {key!r}; expected one of {', '.join(band[0] for band in AUM_BANDS)}")
-
-
-def _aum_band_case(prefix: str = "") -> Case:
-    whens = []
-    for key, _label, low, high in AUM_BANDS:
-        condition = Q()
-        if low is not None:
-            condition &= Q(**{f"{prefix}aum__gte": low})
-        if high is not None:
-            condition &= Q(**{f"{prefix}aum__lte": high})
-        whens.append(When(condition, then=Value(key)))
-    return Case(*whens, default=Value(UNKNOWN_KEY), output_field=CharField())
-
-
-def _age_band_case(prefix: str = "") -> Case:
-    whens = [
-        When(_prefixed_q(age_band_q(key), prefix) if prefix else age_band_q(key), then=Value(key))
-        for key, _label in AGE_BAND_CHOICES
-    ]
-    return Case(*whens, default=Value(UNKNOWN_KEY), output_field=CharField())
 
 
 def _group_filters(dimension: str, key) -> dict | None:
@@ -182,7 +145,7 @@ def roster_by(*, user, dimension: str) -> list[RosterFigures]:
             figures.aum += row["aum"]
         return sorted(merged.values(), key=lambda item: (-item.customers, item.label))
 
-    band = _age_band_case() if dimension == "age_band" else _aum_band_case()
+    band = age_band_case() if dimension == "age_band" else aum_band_case()
     rows = {row["band"]: row for row in customers.annotate(band=band).values("band").annotate(**totals)}
     labels = _labels(dimension)
     result = []
@@ -256,23 +219,6 @@ def response_overall(*, tasks: QuerySet[FollowUpTask]) -> ResponseFigures:
     )
 
 
-def _previous_outcome() -> Coalesce:
-    """Build the imported previous outcome of a task: the customer's roster column, else the
-    column in the task's first imported contact record."""
-    from_contact = Subquery(
-        ContactRecord.objects.filter(task=OuterRef("pk"))
-        .exclude(**{f"extra__{PREVIOUS_OUTCOME_KEY}__isnull": True})
-        .order_by("contacted_at", "pk")
-        .annotate(previous=KeyTextTransform(PREVIOUS_OUTCOME_KEY, "extra"))
-        .values("previous")[:1],
-        output_field=CharField(),
-    )
-    # KeyTextTransform, not KT: KT("customer__extra__poutcome") reads "extra" as a JSON key of
-    # customer_id instead of following the relation (Django 5.2).
-    from_roster = KeyTextTransform(PREVIOUS_OUTCOME_KEY, "customer__extra")
-    return Coalesce(from_roster, from_contact, output_field=CharField())
-
-
 def response_by(
     *, user, dimension: str, campaign: Campaign | None = None, overall: ResponseFigures | None = None
 ) -> list[ResponseFigures]:
@@ -299,22 +245,13 @@ def response_by(
             for row in rows
         ]
     else:
-        if dimension == "occupation":
-            expression = Coalesce("customer__occupation", Value(""), output_field=CharField())
-        elif dimension == "channel":
-            expression = Coalesce("channel", Value(""), output_field=CharField())
-        elif dimension == "previous_outcome":
-            expression = Coalesce(_previous_outcome(), Value(""), output_field=CharField())
-        elif dimension == "age_band":
-            expression = _age_band_case("customer__")
-        else:
-            expression = _aum_band_case("customer__")
+        expression = task_segment_expression(dimension)
         rows = tasks.annotate(group=expression).values("group").annotate(**counts)
         labels = _labels(dimension)
         groups = [
             (
                 row["group"] or UNKNOWN_KEY,
-                labels.get(row["group"], row["group"]) if row["group"] not in ("", UNKNOWN_KEY) else str(_("Unknown")),
+                labels.get(row["group"], row["group"]) if row["group"] != UNKNOWN_KEY else str(_("Unknown")),
                 row,
             )
             for row in rows

@@ -103,7 +103,13 @@ def next_campaign_analysis(request):
             {
                 "name": f"response_{dimension}",
                 "title": RESPONSE_TITLES[dimension],
-                "table": ResponseFiguresTable(rows, dimension=dimension, segment_form_for=segment_form_for),
+                "table": ResponseFiguresTable(
+                    rows,
+                    dimension=dimension,
+                    segment_form_for=segment_form_for,
+                    campaign_id=campaign.pk if campaign is not None else None,
+                    linked=True,
+                ),
                 "chart": {
                     "labels": [row.label for row in rows],
                     "values": [None if row.lift is None else round(row.lift, 2) for row in rows],

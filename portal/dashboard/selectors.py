@@ -8,14 +8,30 @@ number of queries does not grow with the number of tasks, campaigns, branches or
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Case, CharField, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign, Channel, FollowUpTask, Outcome
+from campaigns.filters import prefixed_q
+from campaigns.models import Campaign, Channel, ContactRecord, FollowUpTask, HeldOutCustomer, Outcome
 from campaigns.selectors import task_list_for
+from campaigns.uplift import GroupConversion, UpliftEstimate, uplift_estimate
 from customers.filters import AGE_BAND_CHOICES, age_band_q
 from customers.models import Branch
 from portal.models import Role
@@ -24,6 +40,9 @@ Status = FollowUpTask.Status
 
 COMPLETED_STATUSES = (Status.DONE, Status.VERIFIED)
 OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.RETURNED)
+# Tasks that count as work: every status except cancelled. A cancelled task (the platform
+# withdrew it, with a reason) has its own count and stays out of every other figure.
+WORK_STATUSES = (*OPEN_STATUSES, *COMPLETED_STATUSES)
 OUTCOMES = tuple(Outcome.values)
 GROUPINGS = ("campaign", "branch", "assignee", "tier")
 ANALYSIS_DIMENSIONS = ("tier", "age_band", "occupation", "channel")
@@ -37,7 +56,9 @@ class TaskFigures:
 
     key: object
     label: str
+    # Tasks to work, that is every task except the cancelled ones.
     tasks: int = 0
+    cancelled: int = 0
     done: int = 0
     verified: int = 0
     on_time: int = 0
@@ -47,10 +68,19 @@ class TaskFigures:
     # Imported history is completed before it is created, so it has no duration.
     timed: int = 0
     duration_total: datetime.timedelta = datetime.timedelta(0)
+    # Results of a campaign row against its holdout group, for the whole campaign; None for
+    # other rows and for campaigns without held-out customers.
+    uplift: UpliftEstimate | None = None
 
     @property
     def completion_rate(self) -> float | None:
         return _ratio(self.done, self.tasks)
+
+    @property
+    def closed_rate(self) -> float | None:
+        """Share of tasks closed, which counts only verified tasks: a done task still
+        waiting for the platform's verification is not closed."""
+        return _ratio(self.verified, self.tasks)
 
     @property
     def on_time_rate(self) -> float | None:
@@ -73,6 +103,7 @@ class TaskFigures:
 
     def add(self, other: "TaskFigures") -> None:
         self.tasks += other.tasks
+        self.cancelled += other.cancelled
         self.done += other.done
         self.verified += other.verified
         self.on_time += other.on_time
@@ -116,8 +147,10 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 def _figure_annotations(*, today: datetime.date) -> dict:
     completed = Q(status__in=COMPLETED_STATUSES)
     timed = completed & Q(completed_at__gte=F("created_at"))
+    work = Q(status__in=WORK_STATUSES)
     annotations = {
-        "tasks": Count("id"),
+        "tasks": Count("id", filter=work),
+        "cancelled": Count("id", filter=Q(status=Status.CANCELLED)),
         "done": Count("id", filter=completed),
         "verified": Count("id", filter=Q(status=Status.VERIFIED)),
         # completed_at__date converts to the current time zone, so "on time" is judged on the
@@ -130,7 +163,7 @@ def _figure_annotations(*, today: datetime.date) -> dict:
         ),
     }
     for outcome in OUTCOMES:
-        annotations[f"outcome_{outcome}"] = Count("id", filter=Q(outcome=outcome))
+        annotations[f"outcome_{outcome}"] = Count("id", filter=work & Q(outcome=outcome))
     return annotations
 
 
@@ -139,6 +172,7 @@ def _figures_from_row(row: dict, *, key, label: str) -> TaskFigures:
         key=key,
         label=label,
         tasks=row["tasks"],
+        cancelled=row["cancelled"],
         done=row["done"],
         verified=row["verified"],
         on_time=row["on_time"],
@@ -256,10 +290,63 @@ def _branch_figures(*, tasks, annotations: dict, user) -> list[TaskFigures]:
     return sorted(figures_by_id.values(), key=lambda item: paths[item.key])
 
 
+def campaign_uplifts(*, campaign_ids) -> dict[int, UpliftEstimate]:
+    """Compute campaigns.uplift.campaign_results for every campaign in `campaign_ids` that has
+    held-out customers, in two queries whatever the number of campaigns.
+
+    The counts follow campaign_results exactly, so they cover each campaign's whole target,
+    not the caller's scope or filter. Every task of the campaign is in the contacted group.
+    A held-out customer counts as converted when a "converted" contact record exists for them
+    from the launch on. Only callers allowed to see every task of a campaign may show them."""
+    campaign_ids = list(campaign_ids)
+    if not campaign_ids:
+        return {}
+    converted_after_launch = ContactRecord.objects.filter(
+        customer=OuterRef("customer"),
+        outcome=Outcome.CONVERTED,
+        # NULL for a campaign never launched, so no held-out customer of it counts as converted.
+        contacted_at__gte=OuterRef("campaign__launched_at"),
+    )
+    held_out_rows = (
+        HeldOutCustomer.objects.filter(campaign_id__in=campaign_ids)
+        .order_by()
+        .values("campaign_id")
+        .annotate(total=Count("id"), converted=Count("id", filter=Exists(converted_after_launch)))
+    )
+    held_out = {
+        row["campaign_id"]: GroupConversion(total=row["total"], converted=row["converted"]) for row in held_out_rows
+    }
+    # A subquery rather than the ids read above keeps the number of queries the same for
+    # campaigns with and without held-out customers.
+    with_holdout = HeldOutCustomer.objects.filter(campaign_id__in=campaign_ids).values("campaign_id")
+    task_rows = (
+        FollowUpTask.objects.filter(campaign_id__in=with_holdout)
+        .order_by()
+        .values("campaign_id")
+        .annotate(total=Count("id"), converted=Count("id", filter=Q(outcome=Outcome.CONVERTED)))
+    )
+    contacted = {
+        row["campaign_id"]: GroupConversion(total=row["total"], converted=row["converted"]) for row in task_rows
+    }
+    return {
+        campaign_id: uplift_estimate(
+            contacted=contacted.get(campaign_id, GroupConversion(total=0, converted=0)), held_out=group
+        )
+        for campaign_id, group in held_out.items()
+    }
+
+
+def attach_campaign_uplifts(rows: list[TaskFigures]) -> None:
+    """Set `uplift` on each campaign row whose campaign has held-out customers."""
+    uplifts = campaign_uplifts(campaign_ids=[row.key for row in rows])
+    for row in rows:
+        row.uplift = uplifts.get(row.key)
+
+
 def completion_by_week(*, tasks: QuerySet[FollowUpTask]) -> list[WeekFigures]:
     """Count the tasks completed (done or verified) per week of completed_at, with the
-    cumulative share of all `tasks` completed by each week's end. Two queries."""
-    total = tasks.order_by().count()
+    cumulative share of all `tasks` except cancelled ones completed by each week's end. Two queries."""
+    total = tasks.order_by().filter(status__in=WORK_STATUSES).count()
     rows = (
         tasks.order_by()
         .filter(status__in=COMPLETED_STATUSES, completed_at__isnull=False)
@@ -288,10 +375,10 @@ def completion_by_week(*, tasks: QuerySet[FollowUpTask]) -> list[WeekFigures]:
 
 
 def campaign_conversion_overall(*, user, campaign: Campaign) -> ConversionFigures:
-    """Count the tasks of `campaign` in the user's scope and how many converted."""
+    """Count the tasks of `campaign` in the user's scope, cancelled ones left out, and how many converted."""
     row = (
         task_list_for(user=user)
-        .filter(campaign=campaign)
+        .filter(campaign=campaign, status__in=WORK_STATUSES)
         .order_by()
         .aggregate(tasks=Count("id"), converted=Count("id", filter=Q(outcome=Outcome.CONVERTED)))
     )
@@ -320,7 +407,7 @@ def campaign_conversion_by(*, user, campaign: Campaign, dimension: str) -> list[
             f"Unknown analysis dimension {dimension!r}; expected one of {', '.join(ANALYSIS_DIMENSIONS)}"
         )
     overall = campaign_conversion_overall(user=user, campaign=campaign)
-    tasks = task_list_for(user=user).filter(campaign=campaign).order_by()
+    tasks = task_list_for(user=user).filter(campaign=campaign, status__in=WORK_STATUSES).order_by()
     counts = {"tasks": Count("id"), "converted": Count("id", filter=Q(outcome=Outcome.CONVERTED))}
 
     if dimension == "tier":
@@ -337,7 +424,7 @@ def campaign_conversion_by(*, user, campaign: Campaign, dimension: str) -> list[
         ]
     elif dimension == "age_band":
         band = Case(
-            *[When(_prefixed_q(age_band_q(key), "customer__"), then=Value(key)) for key, _label in AGE_BAND_CHOICES],
+            *[When(prefixed_q(age_band_q(key), "customer__"), then=Value(key)) for key, _label in AGE_BAND_CHOICES],
             default=Value(UNKNOWN_KEY),
             output_field=CharField(),
         )
@@ -386,18 +473,3 @@ def _merge_blank(groups: list) -> list:
             row = {"tasks": previous["tasks"] + row["tasks"], "converted": previous["converted"] + row["converted"]}
         merged[key] = (key, label, row)
     return list(merged.values())
-
-
-def _prefixed_q(condition: Q, prefix: str) -> Q:
-    """Return a copy of `condition` with every lookup prefixed, e.g. age__gte -> customer__age__gte,
-    so a Customer condition can filter tasks through their customer."""
-    copy = Q()
-    copy.connector = condition.connector
-    copy.negated = condition.negated
-    for child in condition.children:
-        if isinstance(child, Q):
-            copy.children.append(_prefixed_q(child, prefix))
-        else:
-            lookup, value = child
-            copy.children.append((prefix + lookup, value))
-    return copy

@@ -15,6 +15,7 @@ from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role
 from .forms import DashboardFilterForm
 from .selectors import (
     ANALYSIS_DIMENSIONS,
+    attach_campaign_uplifts,
     campaign_conversion_by,
     campaign_conversion_overall,
     completion_by_week,
@@ -97,7 +98,7 @@ def dashboard_index(request):
             {
                 "name": grouping,
                 "title": SECTION_TITLES[grouping],
-                "table": FIGURE_TABLES[grouping](rows, filter_params=filter_params, linked=linked),
+                "table": _figures_table(grouping, rows, user=user, filter_params=filter_params, linked=linked),
                 "chart": _figures_chart(rows),
             }
         )
@@ -118,6 +119,7 @@ def dashboard_index(request):
             "form": form,
             "scope": scope_label(user),
             "linked": linked,
+            "shows_uplift": _shows_uplift(user),
             "total_table": TaskFiguresTable([total], filter_params=filter_params, linked=linked),
             "sections": sections,
             "sections_chart_data": {section["name"]: section["chart"] for section in sections},
@@ -137,6 +139,22 @@ def scope_label(user) -> str:
         branch = user.branch.name if user.branch_id else "–"
         return _("%(branch)s and its sub-branches") % {"branch": branch}
     return _("Your own tasks")
+
+
+def _shows_uplift(user) -> bool:
+    # The uplift counts every task and held-out customer of a campaign, so only the platform,
+    # whose scope contains all of them, gets it (as on the campaign page).
+    return user.role == Role.PLATFORM
+
+
+def _figures_table(grouping: str, rows, *, user, **kwargs):
+    """Build the table of one grouping; campaign rows get their uplift for the platform."""
+    if grouping != "campaign":
+        return FIGURE_TABLES[grouping](rows, **kwargs)
+    show_uplift = _shows_uplift(user)
+    if show_uplift:
+        attach_campaign_uplifts(rows)
+    return CampaignFiguresTable(rows, show_uplift=show_uplift, **kwargs)
 
 
 def _figures_chart(rows) -> dict:
@@ -171,7 +189,7 @@ def _dashboard_export(request, *, form, tasks, export_format):
         table = WeeklyCompletionTable(completion_by_week(tasks=tasks))
     else:
         rows = task_figures_by(tasks=tasks, grouping=table_name, user=request.user)
-        table = FIGURE_TABLES[table_name](rows)
+        table = _figures_table(table_name, rows, user=request.user)
     table.request = request  # export_table logs the export with the request's user and filter.
     return export_table(table, export_format, f"dashboard-{table_name}")
 

@@ -33,6 +33,13 @@ def test_total_figures_platform(users, dataset):
     assert total.conversion_rate == 0.25
 
 
+def test_closed_rate_counts_only_verified(users, dataset):
+    total = task_figures_total(tasks=task_list_for(user=users["platform"]))
+
+    # 4 of the 8 tasks are done, but only the 2 verified ones are closed.
+    assert total.closed_rate == 0.25
+
+
 def test_on_time_uses_local_date(users, dataset):
     # Task 2 was completed at 07:00 Shanghai the day after it was due, which is still its
     # due date in UTC; it must count as late.

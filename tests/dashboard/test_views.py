@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from campaigns.models import ContactRecord, HeldOutCustomer
 from customers.models import Branch
 from portal.models import Role
 from tests.factories import CampaignFactory, CustomerFactory, TaskFactory, UserFactory
@@ -24,6 +25,10 @@ TASK_LIST = reverse("campaigns:task_list")
 
 def analysis_url(campaign):
     return reverse("dashboard:campaign_analysis", args=[campaign.pk])
+
+
+# The task list parameters of every status except cancelled.
+WORK = "status=open&status=in_progress&status=returned&status=done&status=verified"
 
 
 def drill_href(query: str) -> str:
@@ -121,14 +126,15 @@ def test_index_drill_down_links(client, users, dataset):
     body = client.get(INDEX).content.decode()
 
     x = f"campaign={campaign_x.pk}"
-    assert drill_href(x) in body
+    assert drill_href(f"{x}&{WORK}") in body
     assert drill_href(f"{x}&status=done&status=verified") in body
     assert drill_href(f"{x}&status=verified") in body
     assert drill_href(f"{x}&status=done&status=verified&completed_on_time=true") in body
     assert drill_href(f"{x}&overdue=true") in body
-    assert drill_href(f"{x}&outcome=converted") in body
+    assert drill_href(f"{x}&{WORK}&outcome=converted") in body
+    assert drill_href(f"{x}&status=cancelled") in body
     assert drill_href(f"branch={Branch.objects.get(code='BA').pk}&overdue=true") in body
-    assert drill_href(f"assignee={users['manager_b'].pk}&outcome=declined") in body
+    assert drill_href(f"assignee={users['manager_b'].pk}&{WORK}&outcome=declined") in body
     assert f'href="{analysis_url(campaign_x)}"' in body
 
 
@@ -141,7 +147,7 @@ def test_index_filter_applies_to_links(client, users, dataset):
     total = response.context["total_table"].data.data[0]
     assert total.tasks == 2
     body = response.content.decode()
-    assert drill_href(f"campaign={campaign_y.pk}&due_from=2000-01-01&assignee={users['manager_b'].pk}") in body
+    assert drill_href(f"campaign={campaign_y.pk}&due_from=2000-01-01&assignee={users['manager_b'].pk}&{WORK}") in body
 
 
 def test_index_invalid_filter_message(client, users, dataset):
@@ -177,11 +183,16 @@ def test_index_chart_uses_local_echarts(client, users, dataset):
 
 
 def add_tasks(*, users, branch_tree, count: int):
-    """Add `count` tasks over `count` new campaigns, managers and sub-branches of branch A."""
+    """Add `count` tasks over `count` new campaigns, managers and sub-branches of branch A.
+    Every campaign has a holdout group of two customers, one converted after the launch, and
+    one cancelled task besides the done one."""
     for number in range(count):
         branch = Branch.objects.create(code=f"EXTRA{number}", name=f"Extra {number}", parent=branch_tree["a"])
         manager = UserFactory(username=f"extra_cm{number}", role=Role.CLIENT_MANAGER, branch=branch)
-        campaign = CampaignFactory(name=f"Extra campaign {number}", owner=users["platform"])
+        campaign = CampaignFactory(
+            name=f"Extra campaign {number}", owner=users["platform"], holdout_percent=50,
+            launched_at=datetime.datetime(2023, 12, 1, tzinfo=datetime.UTC),
+        )
         TaskFactory(
             campaign=campaign,
             assignee=manager,
@@ -190,6 +201,14 @@ def add_tasks(*, users, branch_tree, count: int):
             outcome="converted",
             completed_at=datetime.datetime(2024, 1, 1 + number % 28, 10, tzinfo=datetime.UTC),
         )
+        TaskFactory(campaign=campaign, assignee=manager, customer=CustomerFactory(branch=branch), status="cancelled")
+        for converted in (True, False):
+            held_out = HeldOutCustomer.objects.create(campaign=campaign, customer=CustomerFactory(branch=branch))
+            if converted:
+                ContactRecord.objects.create(
+                    customer=held_out.customer, outcome="converted",
+                    contacted_at=datetime.datetime(2024, 1, 2, tzinfo=datetime.UTC),
+                )
 
 
 @pytest.mark.parametrize("role", ["platform", "supervisor_a"])
@@ -203,7 +222,10 @@ def test_index_query_count_constant(client, users, dataset, branch_tree, role):
     with CaptureQueriesContext(connection) as many:
         response = client.get(INDEX)
 
-    assert len(response.context["campaign_table"].data.data) == 27
+    campaign_rows = response.context["campaign_table"].data.data
+    assert len(campaign_rows) == 27
+    if role == "platform":
+        assert sum(row.uplift is not None for row in campaign_rows) == 25
     assert len(many) == len(few)
     assert len(few) <= 15
 
@@ -238,11 +260,25 @@ def test_export_campaign_csv(client, users, dataset):
     assert response.status_code == HTTPStatus.OK
     assert response["Content-Disposition"] == 'attachment; filename="dashboard-campaign.csv"'
     header, *rows = read_csv(response)
-    assert header[:7] == ["Campaign", "Tasks", "Done", "Verified", "Completion rate (%)", "On-time rate (%)", "Overdue"]
-    assert header[-2:] == ["Conversion (%)", "Average days to complete"]
+    assert header[:9] == [
+        "Campaign", "Tasks", "Done", "Verified", "Completion rate (%)", "Closed (verified) rate (%)",
+        "On-time rate (%)", "Overdue", "Cancelled",
+    ]
+    assert header[-8:] == [
+        "Conversion (%)",
+        "Average days to complete",
+        "Held-out customers",
+        "Conversion of contacted customers (%)",
+        "Conversion of held-out customers (%)",
+        "Uplift (percentage points)",
+        "Uplift, lower limit (95%)",
+        "Uplift, upper limit (95%)",
+    ]
     assert "Analysis" not in header
-    assert rows[0][:8] == ["Campaign X", "6", "3", "1", "50.0", "66.7", "2", "1"]
-    assert rows[0][-3:-1] == ["2", "33.3"]
+    assert rows[0][:10] == ["Campaign X", "6", "3", "1", "50.0", "16.7", "66.7", "2", "0", "1"]
+    assert rows[0][-9:-6] == ["2", "33.3", ""]
+    # Campaign X has no holdout group.
+    assert rows[0][-6:] == ["", "", "", "", "", ""]
 
 
 def test_export_xlsx_numbers_are_numbers(client, users, dataset):
@@ -258,7 +294,8 @@ def test_export_xlsx_numbers_are_numbers(client, users, dataset):
     head = by_branch["Head office"]
     assert head[1:5] == (8, 4, 2, 50)
     assert isinstance(head[1], int)
-    assert head[5] == 75
+    assert head[5] == 25
+    assert head[6] == 75
 
 
 def test_export_same_scope_as_screen(client, users, dataset):

@@ -74,10 +74,14 @@ def test_dashboard_names_scope(client, users, dataset, role, scope):
     assert scope in client.get(INDEX).content.decode()
 
 
-def test_dashboard_states_uplift_missing(client, users, dataset):
+def test_dashboard_uplift_note_platform_only(client, users, dataset):
     client.force_login(users["platform"])
+    platform_body = client.get(INDEX).content.decode()
+    client.force_login(users["supervisor_a"])
+    supervisor_body = client.get(INDEX).content.decode()
 
-    assert "campaigns have no holdout groups yet" in client.get(INDEX).content.decode()
+    assert 'id="uplift-note"' in platform_body
+    assert 'id="uplift-note"' not in supervisor_body
 
 
 # Tier and duration figures
@@ -100,7 +104,8 @@ def test_tier_rows_link_task_list(client, users, dataset, tiers):
 
     body = client.get(INDEX).content.decode()
 
-    assert f'href="{TASK_LIST}?tier={tiers["gold"].pk}"' in body
+    work = "status=open&amp;status=in_progress&amp;status=returned&amp;status=done&amp;status=verified"
+    assert f'href="{TASK_LIST}?tier={tiers["gold"].pk}&amp;{work}"' in body
 
 
 def test_average_days_to_complete(users, dataset):
