@@ -5,9 +5,11 @@ from .models import Branch, Tier
 
 @admin.register(Branch)
 class BranchAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "level", "parent")
-    list_select_related = ("parent",)
+    list_display = ("code", "name", "level", "parent", "head")
+    list_select_related = ("parent", "head")
     search_fields = ("code", "name")
+    # A bank has thousands of users, too many for a select box.
+    raw_id_fields = ("head",)
 
 
 @admin.register(Tier)

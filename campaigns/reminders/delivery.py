@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
@@ -215,6 +215,16 @@ def _rows_claim(row_ids: list[int]) -> list[Reminder]:
 def _mail_deliver(*, recipient: User, row_ids: list[int], business_date: datetime.date) -> str:
     """Claim the ledger rows of one mail, send it and record the outcome. Return the name of
     the ReminderRunResult counter to increase."""
+    # The SMTP connection stays open until the ledger has committed, so the QUIT round trip
+    # lies outside the window in which a crash leaves a delivered mail recorded as unsent.
+    connection = get_connection()
+    try:
+        return _mail_deliver_on(connection, recipient=recipient, row_ids=row_ids, business_date=business_date)
+    finally:
+        _connection_close(connection, recipient=recipient, business_date=business_date)
+
+
+def _mail_deliver_on(connection, *, recipient: User, row_ids: list[int], business_date: datetime.date) -> str:
     with transaction.atomic():
         # The row locks are held while the mail is sent, so a concurrent run on PostgreSQL
         # skips these rows instead of sending the mail a second time.
@@ -238,7 +248,9 @@ def _mail_deliver(*, recipient: User, row_ids: list[int], business_date: datetim
                 logger.info("Reminders %s: %s of user %s no longer needed", business_date, kind, recipient.pk)
                 return "skipped_cancelled"
             message = _message_build(recipient=recipient, content=content, rows=rows)
-            message.send()
+            # Opened here rather than by send_messages(), which would also send QUIT before returning.
+            connection.open()
+            connection.send_messages([message])
         except SEND_ERRORS as error:
             return _rows_mark_failed(rows=rows, recipient=recipient, business_date=business_date, error=error)
         except DatabaseError:
@@ -247,9 +259,10 @@ def _mail_deliver(*, recipient: User, row_ids: list[int], business_date: datetim
             logger.exception("Reminders %s: building the %s of user %s failed", business_date, kind, recipient.pk)
             return _rows_mark_failed(rows=rows, recipient=recipient, business_date=business_date, error=error)
 
-        # NOTE: if the process dies after the SMTP server accepted the mail but before this
-        # commit, the rows stay pending and the next run sends the mail again, with the same
-        # Message-ID.
+        # NOTE: if the process dies after the SMTP server accepted the mail (its reply to the end
+        # of DATA) but before this UPDATE commits, the rows stay pending and a later run sends the
+        # mail again, with the same Message-ID. Closing that window needs a "sending" claim
+        # committed before the SMTP transaction, which the ledger has no status for yet.
         Reminder.objects.filter(pk__in=claimed_ids).update(
             status=Reminder.Status.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
         )
@@ -258,6 +271,20 @@ def _mail_deliver(*, recipient: User, row_ids: list[int], business_date: datetim
         "Reminders %s: sent the %s of user %s covering %s ledger rows", business_date, kind, recipient.pk, len(rows)
     )
     return "sent"
+
+
+def _connection_close(connection, *, recipient: User, business_date: datetime.date) -> None:
+    """Close the SMTP connection of one mail. A failed QUIT is logged and otherwise ignored,
+    because the ledger already records whether the server accepted the mail."""
+    try:
+        connection.close()
+    except SEND_ERRORS as error:
+        logger.warning(
+            "Reminders %s: closing the SMTP connection after the mail to user %s failed: %s",
+            business_date,
+            recipient.pk,
+            error,
+        )
 
 
 def _rows_mark_failed(

@@ -5,6 +5,7 @@ is the day the reminder fell due, not the day of the run, so a late or repeated 
 the same key and the ledger's unique constraint keeps it to one mail."""
 
 import datetime
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -20,6 +21,8 @@ from ..models import Campaign, FollowUpTask, Reminder, TaskEvent
 
 # The bank's business day follows mainland China time, regardless of the server's time zone.
 BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+logger = logging.getLogger(__name__)
 
 OPEN_TASK_STATUSES = (
     FollowUpTask.Status.OPEN,
@@ -121,21 +124,66 @@ def due_soon_keys(*, business_date: datetime.date, calendar: WorkingCalendar) ->
     return keys
 
 
-def _branch_heads() -> dict[int, int]:
-    """Map each branch id to its head: the active supervisor assigned to that branch, the
-    lowest id first when there are several."""
-    heads: dict[int, int] = {}
+def _branch_supervisors() -> dict[int, int]:
+    """Map each branch id to its first active supervisor, the lowest id first when there are
+    several. Level 3 falls back to this person when the parent branch has no usable head."""
+    supervisors_by_branch: dict[int, int] = {}
     supervisors = User.objects.filter(role=Role.SUPERVISOR, is_active=True, branch__isnull=False).order_by("pk")
     for user_id, branch_id in supervisors.values_list("pk", "branch_id"):
-        heads.setdefault(branch_id, user_id)
-    return heads
+        supervisors_by_branch.setdefault(branch_id, user_id)
+    return supervisors_by_branch
+
+
+class _ParentBranchHeads:
+    """Resolve the level-3 recipient of a parent branch: its head (Branch.head) when that user is
+    active, otherwise the branch's first active supervisor. Logs each branch without a usable head
+    once per scan, with the number of tasks that needed it."""
+
+    def __init__(self, business_date: datetime.date):
+        self.business_date = business_date
+        # Loaded up front so that a run makes the same number of queries with or without heads.
+        self._supervisors = _branch_supervisors()
+        self._missing: dict[int, tuple[int | None, int]] = {}
+
+    def recipient(self, *, branch_id: int, head_id: int | None, head_active: bool | None) -> int | None:
+        if head_id is not None and head_active:
+            return head_id
+        fallback_id = self._supervisors.get(branch_id)
+        head_id_seen, tasks = self._missing.get(branch_id, (head_id, 0))
+        self._missing[branch_id] = (head_id_seen, tasks + 1)
+        return fallback_id
+
+    def log_missing(self) -> None:
+        for branch_id, (head_id_seen, tasks) in sorted(self._missing.items()):
+            problem = "has no head" if head_id_seen is None else f"has an inactive head (user {head_id_seen})"
+            fallback_id = self._supervisors.get(branch_id)
+            if fallback_id is None:
+                logger.warning(
+                    "Reminders %s: branch %s %s and no active supervisor, so %s level-3 escalations are not sent. "
+                    "Set the branch head in the admin",
+                    self.business_date,
+                    branch_id,
+                    problem,
+                    tasks,
+                )
+            else:
+                logger.warning(
+                    "Reminders %s: branch %s %s, so %s level-3 escalations go to its supervisor, user %s. "
+                    "Set the branch head in the admin",
+                    self.business_date,
+                    branch_id,
+                    problem,
+                    tasks,
+                    fallback_id,
+                )
 
 
 def escalation_keys(*, business_date: datetime.date, calendar: WorkingCalendar) -> list[LedgerKey]:
     """Return the escalation keys of every open overdue task of an active campaign: the client manager after the first
     threshold of working days overdue, the supervisor after the second, and the head of the
-    parent branch after the third. A level whose recipient is missing, inactive, or the same
-    person as the level below is left out."""
+    parent branch after the third. While the parent branch has no active head, the third level
+    goes to its first active supervisor. A level whose recipient is missing, inactive, or the same
+    person as a level below is left out."""
     thresholds = escalation_working_days()
     tasks = FollowUpTask.objects.filter(
         status__in=OPEN_TASK_STATUSES, campaign__status=Campaign.Status.ACTIVE, due_on__lt=business_date
@@ -147,16 +195,32 @@ def escalation_keys(*, business_date: datetime.date, calendar: WorkingCalendar) 
         "assignee__supervisor_id",
         "assignee__supervisor__is_active",
         "branch__parent_id",
+        "branch__parent__head_id",
+        "branch__parent__head__is_active",
     )
-    heads = _branch_heads()
+    heads = _ParentBranchHeads(business_date)
 
     keys = []
-    for task_id, due_on, assignee_id, assignee_active, supervisor_id, supervisor_active, parent_branch_id in tasks:
+    for (
+        task_id,
+        due_on,
+        assignee_id,
+        assignee_active,
+        supervisor_id,
+        supervisor_active,
+        parent_branch_id,
+        head_id,
+        head_active,
+    ) in tasks:
         overdue_days = calendar.working_days_between(due_on, business_date)
+        # The head is looked up only when level 3 is due, so a missing head is logged only then.
+        head = None
+        if parent_branch_id and overdue_days >= thresholds[2]:
+            head = heads.recipient(branch_id=parent_branch_id, head_id=head_id, head_active=head_active)
         chain = [
             assignee_id if assignee_active else None,
             supervisor_id if supervisor_active else None,
-            heads.get(parent_branch_id) if parent_branch_id else None,
+            head,
         ]
         for level, (threshold, recipient_id) in enumerate(zip(thresholds, chain), start=1):
             if overdue_days < threshold or recipient_id is None:
@@ -173,6 +237,7 @@ def escalation_keys(*, business_date: datetime.date, calendar: WorkingCalendar) 
                     escalation_level=level,
                 )
             )
+    heads.log_missing()
     return keys
 
 

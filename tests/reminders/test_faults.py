@@ -127,12 +127,14 @@ def test_smtp_rejections_retried_once(managers, settings, redis_url, reminder_wo
     assert set(retried.values_list("last_error", flat=True)) == {""}
 
 
-def worker_process(*, queue: str, database_url: str, redis_url: str, smtp_port: int) -> subprocess.Popen:
-    env = {
+def fault_process_env(*, database_url: str, broker_url: str, smtp_port: int) -> dict[str, str]:
+    """The environment of a worker or beat process that shares the test database and sends to
+    the test's SMTP server."""
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.reminders.fault_settings",
         "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": redis_url,
+        "CELERY_BROKER_URL": broker_url,
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
@@ -140,25 +142,54 @@ def worker_process(*, queue: str, database_url: str, redis_url: str, smtp_port: 
         "DEFAULT_FROM_EMAIL": "portal@bank.example",
         "PORTAL_BASE_URL": "https://portal.bank.example",
     }
+
+
+def worker_process(
+    *, queue: str, database_url: str, redis_url: str, smtp_port: int, log_path: Path | None = None
+) -> subprocess.Popen:
+    """Start `celery worker` on `queue`, logging to `log_path` (default FAULT_WORKER_LOG or nowhere)."""
+    env = fault_process_env(database_url=database_url, broker_url=redis_url, smtp_port=smtp_port)
     command = [
         sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "-Q", queue,
         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
     ]
-    log = open(os.environ.get("FAULT_WORKER_LOG", os.devnull), "ab")
+    log = open(log_path or os.environ.get("FAULT_WORKER_LOG", os.devnull), "ab")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def postgresql_test_url() -> str:
+    """The URL of the PostgreSQL test database, for processes started by a test."""
+    settings_dict = connection.settings_dict
+    return (
+        f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@{settings_dict['HOST']}:"
+        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
+
+
+def processes_stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return f"(no log at {path})"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def test_killed_worker_mails_once(managers, redis_url, settings):
     need(connection.vendor == "postgresql", "a worker process needs the test database on PostgreSQL")
-    settings_dict = connection.settings_dict
-    database_url = (
-        f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@{settings_dict['HOST']}:"
-        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
-    )
+    database_url = postgresql_test_url()
     # Each RCPT takes 0.4 s. The kill comes 0.2 s after the third mail was accepted, so it lands
     # in the fourth mail's RCPT, after the ledger recorded the third as sent.
-    # NOTE: a kill between the server's acceptance and the ledger's commit (a few milliseconds,
-    # plus the SMTP QUIT) still sends that mail twice, with the same Message-ID.
+    # NOTE: a kill between the server's reply to DATA and the ledger's commit (an UPDATE and a
+    # COMMIT, a few milliseconds) still sends that mail twice, with the same Message-ID.
     handler = FaultySmtpHandler(rcpt_delay=0.4)
     controller = start_smtp(handler)
     queue = f"reminders-fault-{uuid.uuid4().hex}"
@@ -179,10 +210,7 @@ def test_killed_worker_mails_once(managers, redis_url, settings):
         time.sleep(2)  # a duplicate would arrive now
         accepted = handler.accepted
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.terminate()
-                worker.wait(timeout=30)
+        processes_stop(workers)
         controller.stop()
         celery_app.conf.update(broker_url=settings.CELERY_BROKER_URL)
         reset_broker_connections(celery_app)
