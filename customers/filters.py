@@ -1,6 +1,7 @@
 """The roster filter. Segments store its query parameters and re-apply them through
 `customer_filter_apply`, so a campaign's target means exactly what the roster list shows."""
 
+import re
 from datetime import date
 
 import django_filters
@@ -11,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.models import Role, User
 
-from .models import Branch, Customer, Tier
+from .models import Branch, Customer, RosterChange, Tier
 
 AGE_BANDS = {
     "lt30": (None, 29),
@@ -53,7 +54,60 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+# The roster's query parameter that applies a saved campaign segment.
+ROSTER_SEGMENT_PARAMETER = "segment"
+
+
+def _segments(request):
+    from campaigns.models import Segment
+
+    return Segment.objects.order_by("name")
+
+
+class CustomerFilterForm(forms.Form):
+    def clean_segment(self):
+        segment = self.cleaned_data.get(ROSTER_SEGMENT_PARAMETER)
+        if segment is not None and ROSTER_SEGMENT_PARAMETER in segment.filters:
+            raise forms.ValidationError(_("A segment cannot contain another segment."))
+        if segment is not None:
+            saved = CustomerFilter(data=segment.filters, queryset=Customer.objects.none())
+            if not saved.is_valid():
+                raise forms.ValidationError(
+                    _("The filter saved in segment “%(segment)s” is invalid: %(errors)s"),
+                    params={"segment": segment, "errors": saved.errors.as_text()},
+                )
+        return segment
+
+
+# The value of the roster_change filter: a roster import's id and a RosterChange.Kind.
+ROSTER_CHANGE_PATTERN = re.compile(r"^(\d+):([a-z_]+)$")
+
+
+class RosterChangeField(forms.CharField):
+    """The roster_change filter value, "<import id>:<kind>", cleaned to (import id, kind)."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        match = ROSTER_CHANGE_PATTERN.match(value.strip())
+        if not match or match.group(2) not in RosterChange.Kind.values:
+            raise forms.ValidationError(
+                _("Invalid roster diff list %(value)s: use an import number and a kind such as 12:missing."),
+                params={"value": value},
+            )
+        return int(match.group(1)), match.group(2)
+
+
+class RosterChangeFilter(django_filters.Filter):
+    field_class = RosterChangeField
+
+
 class CustomerFilter(django_filters.FilterSet):
+    # Applied together with the other filters, so the roster shows the segment narrowed further.
+    segment = django_filters.ModelChoiceFilter(
+        label=_("Segment"), queryset=_segments, method="filter_segment"
+    )
     q = django_filters.CharFilter(label=_("Name or customer number"), method="filter_search")
     tier = django_filters.ModelChoiceFilter(label=_("Tier"), queryset=Tier.objects.all(), null_label=_("No tier"))
     branch = django_filters.ModelChoiceFilter(
@@ -74,9 +128,16 @@ class CustomerFilter(django_filters.FilterSet):
         widget=forms.Select(choices=[("", _("Any")), ("true", _("Yes")), ("false", _("No"))]),
     )
 
+    # One list of an import's roster diff, so a segment made from that list selects exactly
+    # its customers. Hidden: the diff pages link to the roster with it set.
+    roster_change = RosterChangeFilter(
+        label=_("Roster diff list"), method="filter_roster_change", widget=forms.HiddenInput
+    )
+
     class Meta:
         model = Customer
         fields = []
+        form = CustomerFilterForm
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -104,6 +165,16 @@ class CustomerFilter(django_filters.FilterSet):
 
     def filter_age_band(self, queryset, name, value):
         return queryset.filter(age_band_q(value))
+
+    def filter_roster_change(self, queryset, name, value):
+        roster_import_id, kind = value
+        # A subquery, so a customer with several diff lines is not returned twice.
+        listed = RosterChange.objects.filter(roster_import_id=roster_import_id, kind=kind).values("customer_id")
+        return queryset.filter(pk__in=listed)
+
+    def filter_segment(self, queryset, name, value):
+        # The form's clean_segment has already rejected an invalid saved filter.
+        return customer_filter_apply(queryset=queryset, filters=value.filters)
 
 
 def customer_filter_apply(*, queryset, filters: dict):

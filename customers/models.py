@@ -177,8 +177,11 @@ class RosterImport(models.Model):
     mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
     summary = models.JSONField(_("summary"), default=dict, blank=True)
     errors = models.JSONField(_("row errors"), default=list, blank=True)
+    # Empty for command-line imports run without --user and for scheduled folder imports.
+    # Then options["source"] names the origin of the file.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+",
+        null=True, blank=True,
     )
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

@@ -10,25 +10,29 @@ its sub-branches. Tasks are filed under the manager's branch, so a manager from 
 line of the branch tree would give a task whose customer its supervisor cannot open.
 """
 
+import bisect
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from portal.models import Role, User
+from portal.audit import audit_bulk
+from portal.models import AuditEvent, Role, User
 
 from .imports.mapping import ROSTER_FIELDS, MappingInvalid, mapping_validate
-from .imports.parsing import ParsedTable
+from .imports.parsing import ParsedTable, garbage_collection_paused
 from .imports.report import ImportRejected, ImportReport
 from .imports.changes import ChangeSamples, change_state
 from .imports.rows import CheckedRow, rows_check
 from .imports.history import DEFAULT_AUM_DROP_PERCENT, roster_history_record
+from .imports.postgresql import roster_write_postgresql
 from .models import Branch, Customer, RosterImport, Tier
 from .selectors import tier_for_aum
 
@@ -38,6 +42,7 @@ logger = logging.getLogger(__name__)
 # 3.32 allows 999 parameters per statement, which the lookup chunk stays under.
 WRITE_BATCH_SIZE = 1000
 LOOKUP_CHUNK_SIZE = 900
+POSTGRESQL_LOOKUP_CHUNK_SIZE = 100_000
 DEFAULT_ERROR_LIMIT = 200
 # Called with a phase ("checking" or "writing"), the rows done and the rows in total.
 ProgressCallback = Callable[[str, int, int], None]
@@ -61,7 +66,10 @@ class RosterPlan:
     """The writes a roster file needs, computed without writing."""
 
     report: ImportReport
-    new: list[Customer] = field(default_factory=list)
+    # The field values of each new customer keyed by attname (branch_id, tier_id, ...), with
+    # model defaults for the fields the file leaves blank. Building model instances for
+    # 100,000 rows takes seconds, so only the generic writer builds them.
+    new: list[dict[str, object]] = field(default_factory=list)
     changed: list[Customer] = field(default_factory=list)
     unchanged: list[Customer] = field(default_factory=list)
     changed_fields: set[str] = field(default_factory=set)
@@ -147,20 +155,34 @@ def roster_import_commit(
         )
     if progress is not None:
         progress("writing", total, total)
-    with transaction.atomic():
-        Customer.objects.bulk_create(plan.new, batch_size=WRITE_BATCH_SIZE)
-        if plan.changed:
-            Customer.objects.bulk_update(
-                plan.changed, sorted(plan.changed_fields | {"updated_at"}), batch_size=WRITE_BATCH_SIZE
+    taken_on = timezone.localdate()
+    with garbage_collection_paused(), transaction.atomic():
+        if connection.vendor == "postgresql":
+            report.details["diff"] = roster_write_postgresql(
+                plan=plan,
+                tiers=list(Tier.objects.order_by("min_aum")),
+                taken_on=taken_on,
+                roster_import=roster_import,
+                complete_roster=complete_roster,
+                aum_drop_percent=aum_drop_percent,
             )
-        report.details["diff"] = roster_history_record(
-            plan=plan,
-            tiers=list(Tier.objects.order_by("min_aum")),
-            taken_on=timezone.localdate(),
-            roster_import=roster_import,
-            complete_roster=complete_roster,
-            aum_drop_percent=aum_drop_percent,
-        )
+        else:
+            new_customers = [Customer(**values) for values in plan.new]
+            Customer.objects.bulk_create(new_customers, batch_size=WRITE_BATCH_SIZE)
+            if plan.changed:
+                Customer.objects.bulk_update(
+                    plan.changed, sorted(plan.changed_fields | {"updated_at"}), batch_size=WRITE_BATCH_SIZE
+                )
+            report.details["diff"] = roster_history_record(
+                plan=plan,
+                new_customers=new_customers,
+                tiers=list(Tier.objects.order_by("min_aum")),
+                taken_on=taken_on,
+                roster_import=roster_import,
+                complete_roster=complete_roster,
+                aum_drop_percent=aum_drop_percent,
+            )
+        roster_import_audit(user=user, report=report, plan=plan, roster_import=roster_import)
         report.committed = True
         report.seconds = time.monotonic() - started
         if on_written is not None:
@@ -170,6 +192,17 @@ def roster_import_commit(
         actor, report.new, report.changed, report.unchanged, report.invalid, report.seconds,
     )
     return report
+
+
+def roster_import_audit(*, user, report, plan, roster_import) -> None:
+    """Put the import's bulk writes on the audit trail: one entry for the new customers and
+    one for the changed ones, since bulk writes bypass the per-record model signals."""
+    detail = {"roster_import": roster_import.pk if roster_import else None}
+    if report.new:
+        audit_bulk(user, AuditEvent.Action.CREATE, Customer, report.new, detail)
+    if report.changed:
+        changed_fields = sorted(plan.changed_fields - {"updated_at"})
+        audit_bulk(user, AuditEvent.Action.UPDATE, Customer, report.changed, {**detail, "fields": changed_fields})
 
 
 def roster_import_plan(
@@ -183,7 +216,22 @@ def roster_import_plan(
     """Validate every row and decide, customer by customer, what to create or update.
 
     Queries: branches and tiers once each, then existing customers and the users named as
-    client managers in chunks of LOOKUP_CHUNK_SIZE, and none per row."""
+    client managers in chunks (of POSTGRESQL_LOOKUP_CHUNK_SIZE customer numbers on
+    PostgreSQL, else of LOOKUP_CHUNK_SIZE), and none per row."""
+    with garbage_collection_paused():
+        return roster_plan_build(
+            table=table, mapping=mapping, default_branch=default_branch, error_limit=error_limit, progress=progress
+        )
+
+
+def roster_plan_build(
+    *,
+    table: ParsedTable,
+    mapping: dict[str, str],
+    default_branch: Branch | None,
+    error_limit: int,
+    progress: Callable[[int], None] | None,
+) -> RosterPlan:
     field_columns = mapping_validate(mapping=mapping, headers=table.headers, fields=ROSTER_FIELDS)
     if "branch" not in field_columns and default_branch is None:
         raise MappingInvalid(_("The file has no branch column, so choose a default branch for new customers."))
@@ -222,18 +270,22 @@ def roster_import_plan(
         manager_line_check(row=row, references=references, customer=customer)
 
     now = timezone.now()
+    defaults = new_customer_defaults()
+    tier_for = tier_finder(tiers)
     change_samples = ChangeSamples(references=references, tiers=tiers)
     for row in checked_rows:
         if not row.errors:
             customer = existing.get(row.values["customer_no"])
             if customer is None:
-                new_customer = customer_build(row=row, default_branch=default_branch, tiers=tiers)
+                new_customer = customer_build(
+                    row=row, default_branch=default_branch, tier_for=tier_for, defaults=defaults, now=now
+                )
                 if new_customer is not None:
                     plan.new.append(new_customer)
             else:
                 plan.before[customer.customer_no] = (customer.aum, customer.tier_id)
                 previous = change_state(customer)
-                changed_fields = customer_apply(customer=customer, row=row, tiers=tiers)
+                changed_fields = customer_apply(customer=customer, row=row, tier_for=tier_for)
                 if changed_fields:
                     customer.updated_at = now
                     plan.changed.append(customer)
@@ -300,7 +352,7 @@ def references_resolve(*, row: CheckedRow, references: RosterReferences) -> None
         if branch is None:
             row.error(
                 column=references.headers["branch"],
-                value=row.raw["branch"],
+                value=row.raw_text("branch"),
                 msgid=gettext_noop("Unknown branch code: no branch has this code."),
             )
         row.values["branch"] = branch
@@ -322,7 +374,7 @@ def manager_line_check(*, row: CheckedRow, references: RosterReferences, custome
     is checked against the customer's current client manager. Rows that change neither the
     branch nor the client manager are not checked."""
     branch_given = "branch" in row.values
-    username = row.raw.get("client_manager", "").strip() or None
+    username = row.raw_text("client_manager").strip() or None
     if branch_given:
         target_branch = row.values["branch"]
     elif customer is not None:
@@ -339,7 +391,7 @@ def manager_line_check(*, row: CheckedRow, references: RosterReferences, custome
         if manager_branch is not None and not branches_in_line(manager_branch, target_branch):
             row.error(
                 column=references.headers["client_manager"],
-                value=row.raw["client_manager"],
+                value=row.raw_text("client_manager"),
                 msgid=gettext_noop(
                     "Client manager %(manager)s belongs to branch %(manager_branch)s, which is neither above "
                     "nor below the customer's branch %(customer_branch)s. Choose a client manager of "
@@ -357,7 +409,7 @@ def manager_line_check(*, row: CheckedRow, references: RosterReferences, custome
         if manager_branch is not None and not branches_in_line(manager_branch, target_branch):
             row.error(
                 column=references.headers["branch"],
-                value=row.raw["branch"],
+                value=row.raw_text("branch"),
                 msgid=gettext_noop(
                     "The customer's client manager %(manager)s belongs to branch %(manager_branch)s, which is "
                     "neither above nor below the new branch %(customer_branch)s. Give the row a client manager "
@@ -374,7 +426,7 @@ def manager_line_check(*, row: CheckedRow, references: RosterReferences, custome
 def manager_check(*, row: CheckedRow, manager: User | None, username: str, headers: dict[str, str]) -> bool:
     """Return True when `manager` can be a customer's client manager, else record why not."""
     column = headers["client_manager"]
-    value = row.raw["client_manager"]
+    value = row.raw_text("client_manager")
     if manager is None:
         msgid = gettext_noop("Unknown client manager: no user has this username.")
     elif manager.role != Role.CLIENT_MANAGER:
@@ -395,9 +447,16 @@ def customers_by_number(*, numbers: list[str], only: tuple[str, ...] = ()) -> di
     """Return the existing customers among `numbers`, keyed by customer number, loading only
     the fields in `only` when given."""
     existing = {}
-    for start in range(0, len(numbers), LOOKUP_CHUNK_SIZE):
-        chunk = numbers[start:start + LOOKUP_CHUNK_SIZE]
-        customers = Customer.objects.filter(customer_no__in=chunk)
+    postgresql = connection.vendor == "postgresql"
+    chunk_size = POSTGRESQL_LOOKUP_CHUNK_SIZE if postgresql else LOOKUP_CHUNK_SIZE
+    for start in range(0, len(numbers), chunk_size):
+        chunk = numbers[start:start + chunk_size]
+        if postgresql:
+            # One array parameter instead of one parameter per number, which PostgreSQL
+            # would parse and plan as a list of thousands of literals.
+            customers = Customer.objects.filter(customer_no__in=RawSQL("SELECT unnest(%s::varchar[])", [chunk]))
+        else:
+            customers = Customer.objects.filter(customer_no__in=chunk)
         if only:
             customers = customers.only(*only)
         for customer in customers:
@@ -405,8 +464,33 @@ def customers_by_number(*, numbers: list[str], only: tuple[str, ...] = ()) -> di
     return existing
 
 
-def customer_build(*, row: CheckedRow, default_branch: Branch | None, tiers: list[Tier]) -> Customer | None:
-    """Return an unsaved new customer, or None after recording why the row cannot create one."""
+def tier_finder(tiers: list[Tier]) -> Callable[[Decimal], Tier | None]:
+    """Return a function that returns the same tier as tier_for_aum by binary search, for one
+    call per row. `tiers` must be ordered by threshold, and thresholds are unique."""
+    thresholds = [tier.min_aum for tier in tiers]
+
+    def tier_for(aum: Decimal) -> Tier | None:
+        position = bisect.bisect_right(thresholds, aum)
+        return tiers[position - 1] if position else None
+
+    return tier_for
+
+
+def new_customer_defaults() -> dict[str, object]:
+    """Return the model default of every Customer field a roster row can leave blank, by attname."""
+    return {
+        model_field.attname: model_field.get_default()
+        for model_field in Customer._meta.concrete_fields
+        if model_field.attname not in {"id", "customer_no", "branch_id", "client_manager_id", "tier_id", "extra", "created_at", "updated_at"}
+    }
+
+
+def customer_build(
+    *, row: CheckedRow, default_branch: Branch | None, tier_for: Callable[[Decimal], Tier | None],
+    defaults: dict[str, object], now,
+) -> dict[str, object] | None:
+    """Return the field values of a new customer keyed by attname, or None after recording
+    why the row cannot create one. `defaults` comes from new_customer_defaults()."""
     branch = row.values.get("branch") or default_branch
     if branch is None:
         row.error(
@@ -415,16 +499,24 @@ def customer_build(*, row: CheckedRow, default_branch: Branch | None, tiers: lis
             msgid=gettext_noop("Missing branch: a new customer needs a branch code or a default branch."),
         )
         return None
-    customer = Customer(customer_no=row.values["customer_no"], branch=branch, extra=dict(row.extra))
-    customer.client_manager = row.values.get("client_manager")
-    for field_name in PLAIN_FIELDS:
-        if field_name in row.values:
-            setattr(customer, field_name, row.values[field_name])
-    customer.tier = tier_for_aum(aum=customer.aum, tiers=tiers)
-    return customer
+    # Row values are keyed by field name, which is the attname for every field but the two
+    # references replaced below.
+    values = {**defaults, **row.values}
+    values.pop("branch", None)
+    manager = values.pop("client_manager", None)
+    tier = tier_for(values["aum"])
+    values.update(
+        branch_id=branch.pk,
+        client_manager_id=manager.pk if manager is not None else None,
+        tier_id=tier.pk if tier is not None else None,
+        extra=dict(row.extra),
+        created_at=now,
+        updated_at=now,
+    )
+    return values
 
 
-def customer_apply(*, customer: Customer, row: CheckedRow, tiers: list[Tier]) -> set[str]:
+def customer_apply(*, customer: Customer, row: CheckedRow, tier_for: Callable[[Decimal], Tier | None]) -> set[str]:
     """Copy the row's values onto an existing customer and return the names of the fields that changed."""
     changed = set()
     for field_name in PLAIN_FIELDS:
@@ -443,7 +535,7 @@ def customer_apply(*, customer: Customer, row: CheckedRow, tiers: list[Tier]) ->
     if merged_extra != customer.extra:
         customer.extra = merged_extra
         changed.add("extra")
-    tier = tier_for_aum(aum=customer.aum, tiers=tiers)
+    tier = tier_for(customer.aum)
     if customer.tier_id != (tier.pk if tier else None):
         customer.tier = tier
         changed.add("tier")

@@ -54,3 +54,12 @@ def roster_import_commit_task(*, roster_import_id: int, user_id: int) -> dict:
         )
         raise
     return report.as_summary()
+
+
+@shared_task(name="customers.roster_folder_import")
+def roster_folder_import_task() -> list[dict]:
+    """Import the roster files waiting in settings.ROSTER_IMPORT_FOLDER and return what
+    happened to each file. Returns at once when no folder is configured."""
+    from .imports.folder import roster_folder_import
+
+    return [result.as_dict() for result in roster_folder_import()]

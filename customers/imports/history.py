@@ -20,6 +20,7 @@ DEFAULT_AUM_DROP_PERCENT = Decimal("30")
 def roster_history_record(
     *,
     plan,
+    new_customers: list[Customer],
     tiers: list[Tier],
     taken_on: datetime.date,
     roster_import: RosterImport | None,
@@ -27,12 +28,13 @@ def roster_history_record(
     aum_drop_percent: Decimal,
 ) -> dict[str, int]:
     """Store the AUM snapshots and the roster diff of a written RosterPlan and return the
-    number of diff lines per RosterChange.Kind.
+    number of diff lines per RosterChange.Kind. `new_customers` are the instances written for
+    plan.new. PostgreSQL uses roster_write_postgresql instead, which gives the same result.
 
     With `complete_roster`, every customer absent from the file gets a MISSING line and, unless
     already set, `missing_since`; customers in the file have `missing_since` cleared. A partial
     file (one branch, say) flags no one. Customers are never deleted."""
-    customers = customers_with_pk(plan.new + plan.changed + plan.unchanged)
+    customers = customers_with_pk(new_customers + plan.changed + plan.unchanged)
     snapshots = [
         AumSnapshot(customer_id=customer.pk, taken_on=taken_on, aum=customer.aum, tier_id=customer.tier_id, roster_import=roster_import)
         for customer in customers
@@ -46,7 +48,7 @@ def roster_history_record(
     )
 
     rank = {tier.pk: position for position, tier in enumerate(tiers)}
-    new_numbers = {customer.customer_no for customer in plan.new}
+    new_numbers = {customer.customer_no for customer in new_customers}
     changes: list[RosterChange] = []
     for customer in customers:
         line = {"roster_import": roster_import, "taken_on": taken_on, "customer_id": customer.pk, "aum_after": customer.aum, "tier_after_id": customer.tier_id}

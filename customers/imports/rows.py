@@ -1,7 +1,6 @@
 """Turn the rows of a parsed file into field values and row errors, for any kind of import."""
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_noop
 
@@ -11,15 +10,33 @@ from .report import RowError
 from .values import DAMAGE_MESSAGES, ROUNDED_MESSAGE, ValueInvalid, rounded_by_excel, text_normalize
 
 
-@dataclass
 class CheckedRow:
-    number: int
-    # Parsed values of the non-blank mapped cells; a blank cell leaves its field out.
-    values: dict[str, object] = field(default_factory=dict)
-    # The cell text of each mapped field, for error messages raised later.
-    raw: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, str] = field(default_factory=dict)
-    errors: list[RowError] = field(default_factory=list)
+    """One data row after checking. A plain class with slots, because one is built per row."""
+
+    __slots__ = ("number", "values", "extra", "errors", "cells", "field_index")
+
+    def __init__(self, number: int, cells: list[str] | None = None, field_index: dict[str, int] | None = None):
+        self.number = number
+        # Parsed values of the non-blank mapped cells; a blank cell leaves its field out.
+        self.values: dict[str, object] = {}
+        self.extra: dict[str, str] = {}
+        self.errors: list[RowError] = []
+        # The row's cells and the column index of each mapped field (shared by all rows),
+        # from which `raw` and raw_text read the text of a field for error messages.
+        self.cells = cells
+        self.field_index = field_index or {}
+
+    @property
+    def raw(self) -> dict[str, str]:
+        """The cell text of each mapped field, or nothing for a row with the wrong number of fields."""
+        if self.cells is None:
+            return {}
+        return {field_name: self.cells[index] for field_name, index in self.field_index.items()}
+
+    def raw_text(self, field_name: str) -> str:
+        """Return the cell text of `field_name`, or "" when the field is not mapped."""
+        index = self.field_index.get(field_name)
+        return "" if index is None or self.cells is None else self.cells[index]
 
     def error(self, *, column: str, value: str, msgid: str, params: dict | None = None) -> None:
         """Record an error. `msgid` is untranslated (marked with gettext_noop) and `params` fill its placeholders."""
@@ -48,41 +65,53 @@ def rows_check(
     none of them is written. Raises MappingInvalid before the first row if the mapping is unusable."""
     field_columns = mapping_validate(mapping=mapping, headers=table.headers, fields=fields)
     known = fields_by_name(fields)
-    parsers = {
-        field_name: (known[field_name].xlsx_parse if table.sheet and known[field_name].xlsx_parse else known[field_name].parse)
-        for field_name in field_columns
-    }
-    extras = extra_columns(mapping=mapping, headers=table.headers)
+    # (field name, column index, header, parser, required) per mapped field, read once so the
+    # loop below does no lookups per cell.
+    columns = [
+        (
+            field_name,
+            index,
+            table.headers[index],
+            known[field_name].xlsx_parse if table.sheet and known[field_name].xlsx_parse else known[field_name].parse,
+            known[field_name].required,
+        )
+        for field_name, index in field_columns.items()
+    ]
+    kept_extras = [
+        (header, index)
+        for header, index in extra_columns(mapping=mapping, headers=table.headers)
+        if mapping.get(header) != IGNORE
+    ]
     rows_of_customer: dict[str, list[int]] = {}
     checked_rows: list[CheckedRow] = []
 
     for position, parsed in enumerate(table.rows, start=1):
         if progress is not None and position % PROGRESS_EVERY == 0:
             progress(position)
-        row = CheckedRow(number=parsed.number)
-        checked_rows.append(row)
         if parsed.field_count_error:
+            row = CheckedRow(parsed.number)
+            checked_rows.append(row)
             row.error(
                 column="", value="", msgid=parsed.field_count_error.msgid, params=parsed.field_count_error.params
             )
             continue
 
-        for field_name, index in field_columns.items():
-            header = table.headers[index]
-            text = parsed.values[index]
-            row.raw[field_name] = text
-            if not text.strip():
-                if known[field_name].required:
-                    row.error(column=header, value=text, msgid=gettext_noop("Missing value: this field is required."))
-                continue
-            try:
-                row.values[field_name] = parsers[field_name](text)
-            except ValueInvalid as error:
-                row.error(column=header, value=text, msgid=error.msgid, params=error.params)
+        cells = parsed.values
+        row = CheckedRow(parsed.number, cells, field_columns)
+        checked_rows.append(row)
+        row_values = row.values
+        for field_name, index, header, parse, required in columns:
+            text = cells[index]
+            if text and not text.isspace():
+                try:
+                    row_values[field_name] = parse(text)
+                except ValueInvalid as error:
+                    row.error(column=header, value=text, msgid=error.msgid, params=error.params)
+            elif required:
+                row.error(column=header, value=text, msgid=gettext_noop("Missing value: this field is required."))
 
-        for header, index in extras:
-            if mapping.get(header) != IGNORE:
-                row.extra[header] = parsed.values[index]
+        for header, index in kept_extras:
+            row.extra[header] = cells[index]
 
         customer_no = row.values.get("customer_no")
         if customer_no:
@@ -100,7 +129,7 @@ def rows_check(
             if customer_no in repeated:
                 row.error(
                     column=column,
-                    value=row.raw["customer_no"],
+                    value=row.raw_text("customer_no"),
                     msgid=gettext_noop("Duplicate customer number: it appears in rows %(rows)s, so none of them is imported."),
                     params={"rows": ", ".join(str(number) for number in repeated[customer_no])},
                 )
@@ -114,6 +143,7 @@ def column_rounding_check(*, rows: list[CheckedRow], field_name: str, column: st
     if not damaged:
         return
     for row in rows:
-        if field_name in row.values and rounded_by_excel(text_normalize(row.raw[field_name])):
+        text = row.raw_text(field_name)
+        if field_name in row.values and rounded_by_excel(text_normalize(text)):
             del row.values[field_name]
-            row.error(column=column, value=row.raw[field_name], msgid=ROUNDED_MESSAGE)
+            row.error(column=column, value=text, msgid=ROUNDED_MESSAGE)

@@ -8,14 +8,24 @@ import datetime
 import logging
 from decimal import Decimal
 
+from pathlib import Path
+
+from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.outcomes import outcomes_import_commit, outcomes_import_preview
 from customers.models import Branch, ImportProfile, RosterImport
-from customers.services import CommitMode, ProgressCallback, roster_import_commit, roster_import_preview
+from customers.services import (
+    DEFAULT_ERROR_LIMIT,
+    CommitMode,
+    ProgressCallback,
+    roster_import_commit,
+    roster_import_preview,
+)
 
 from .history import DEFAULT_AUM_DROP_PERCENT
 from portal.models import User
@@ -30,13 +40,15 @@ from .mapping import (
     profile_mapping_build,
 )
 from .parsing import FileFormatError, ParsedTable, ReadOptions, table_read
-from .report import ImportInvalid, ImportReport, ImportStateError
+from .report import ImportInvalid, ImportRejected, ImportReport, ImportStateError
 
 logger = logging.getLogger(__name__)
 
 Status = RosterImport.Status
 ALLOWED_MOVES = {
-    Status.UPLOADED: {Status.PREVIEWED, Status.REJECTED, Status.FAILED},
+    # Command-line and folder imports commit straight from the uploaded file. The web pages
+    # still need a preview first, which roster_import_apply checks.
+    Status.UPLOADED: {Status.PREVIEWED, Status.COMMITTED, Status.REJECTED, Status.FAILED},
     # A previewed file can be mapped again, which previews it again.
     Status.PREVIEWED: {Status.PREVIEWED, Status.COMMITTING, Status.COMMITTED, Status.REJECTED, Status.FAILED},
     Status.COMMITTING: {Status.COMMITTED, Status.FAILED},
@@ -49,6 +61,18 @@ CHECKING_SHARE = 60
 FINAL_STATUSES = {Status.COMMITTED, Status.REJECTED, Status.FAILED}
 # An error limit no file reaches: a roster of this many rows would not fit in memory anyway.
 ALL_ERRORS = 10**9
+# Row errors kept on the import record. When there are more, roster_import_errors_all checks
+# the file again to list them all.
+STORED_ERROR_LIMIT = DEFAULT_ERROR_LIMIT
+
+
+class ImportSource(models.TextChoices):
+    """The origin of an import's file, stored in RosterImport.options["source"]. Imports
+    without the key were uploaded on the web pages."""
+
+    WEB = "web", gettext_lazy("upload")
+    COMMAND_LINE = "command_line", gettext_lazy("command line")
+    FOLDER = "folder", gettext_lazy("scheduled folder import")
 
 
 def import_fields(*, kind: str) -> list[ImportField]:
@@ -304,3 +328,122 @@ def import_profile_save(*, name: str, roster_import: RosterImport, user: User) -
     )
     logger.info("Import profile %s %s by %s from import %s", profile.pk, "created" if created else "replaced", user.username, roster_import.pk)
     return profile
+
+
+def roster_file_commit(
+    *,
+    path: Path,
+    table: ParsedTable,
+    mapping: dict[str, str],
+    user: User | None,
+    source: str,
+    options: dict,
+    default_branch: Branch | None,
+    mode: CommitMode,
+    error_limit: int = DEFAULT_ERROR_LIMIT,
+    complete_roster: bool = True,
+    aum_drop_percent: Decimal = DEFAULT_AUM_DROP_PERCENT,
+) -> tuple[RosterImport, ImportReport]:
+    """Commit a roster file that did not come through the web pages (an ImportSource) and
+    record it in the import history as an upload is: the user, or None with the source, a
+    copy of the file, the options (e.g. the profile), the counts and the first row errors.
+
+    Raises ImportRejected after recording the import as rejected, when mode is REJECT and rows
+    are invalid, and ImportInvalid after recording it as failed, when the mapping is unusable
+    or the database write fails."""
+    roster_import = RosterImport(
+        kind=RosterImport.Kind.ROSTER,
+        original_name=path.name,
+        options={
+            **options,
+            "source": source,
+            "complete_roster": complete_roster,
+            "aum_drop_percent": str(aum_drop_percent),
+            "default_branch": default_branch.code if default_branch else "",
+        },
+        mapping=mapping,
+        summary={"total": len(table.rows)},
+        created_by=user,
+    )
+    with open(path, "rb") as handle:
+        roster_import.file.save(path.name, File(handle), save=False)
+    roster_import.save()
+    actor = user.username if user else ImportSource(source).label
+
+    def committed_mark(report: ImportReport) -> None:
+        roster_import_transition(
+            roster_import=roster_import,
+            to_status=Status.COMMITTED,
+            summary=report.as_summary(),
+            errors=[error.as_dict() for error in report.errors[:STORED_ERROR_LIMIT]],
+        )
+
+    try:
+        report = roster_import_commit(
+            table=table,
+            mapping=mapping,
+            user=user,
+            default_branch=default_branch,
+            mode=mode,
+            error_limit=error_limit,
+            roster_import=roster_import,
+            complete_roster=complete_roster,
+            aum_drop_percent=aum_drop_percent,
+            on_written=committed_mark,
+        )
+    except ImportRejected as rejected:
+        roster_import_transition(
+            roster_import=roster_import,
+            to_status=Status.REJECTED,
+            summary=rejected.report.as_summary(),
+            errors=[error.as_dict() for error in rejected.report.errors[:STORED_ERROR_LIMIT]],
+        )
+        logger.info("Import %s: %s from %s rejected, %s invalid rows", roster_import.pk, path.name, actor, rejected.report.invalid)
+        raise
+    except DatabaseError as error:
+        logger.exception("Import %s: commit of %s from %s failed", roster_import.pk, path.name, actor)
+        roster_import_transition(
+            roster_import=roster_import,
+            to_status=Status.FAILED,
+            summary={**roster_import.summary, "failure": str(error)},
+        )
+        raise ImportInvalid(_("The import failed and nothing was written: %(error)s") % {"error": error}) from error
+    except ImportInvalid as error:
+        # An unusable mapping or a missing default branch: nothing was written.
+        logger.info("Import %s: %s from %s failed: %s", roster_import.pk, path.name, actor, error)
+        roster_import_transition(
+            roster_import=roster_import,
+            to_status=Status.FAILED,
+            summary={**roster_import.summary, "failure": str(error)},
+        )
+        raise
+    roster_import.refresh_from_db()
+    logger.info("Import %s: %s committed from %s", roster_import.pk, path.name, actor)
+    return roster_import, report
+
+
+def roster_import_source_label(roster_import: RosterImport) -> str:
+    """Return who ran the import: the user, or the translated source for imports without one."""
+    if roster_import.created_by_id:
+        return str(roster_import.created_by)
+    source = roster_import.options.get("source", ImportSource.WEB)
+    return str(ImportSource(source).label) if source in ImportSource.values else source
+
+
+def roster_file_failure_record(*, path: Path, user: User | None, source: str, options: dict, message: str) -> RosterImport:
+    """Record a roster file that could not be read as a table (FileFormatError) as a failed
+    import, with a copy of the file, so the history shows it next to the files that were read."""
+    roster_import = RosterImport(
+        kind=RosterImport.Kind.ROSTER,
+        status=Status.FAILED,
+        original_name=path.name,
+        options={**options, "source": source},
+        summary={"failure": message},
+        created_by=user,
+        finished_at=timezone.now(),
+    )
+    with open(path, "rb") as handle:
+        roster_import.file.save(path.name, File(handle), save=False)
+    roster_import.save()
+    logger.info("Import %s: %s from %s could not be read: %s", roster_import.pk, path.name, source, message)
+    return roster_import

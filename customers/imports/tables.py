@@ -3,6 +3,8 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import RosterChange, RosterImport
 
+from .services import roster_import_source_label
+
 
 class RosterImportTable(tables.Table):
     original_name = tables.LinkColumn(
@@ -15,7 +17,8 @@ class RosterImportTable(tables.Table):
     new = tables.Column(verbose_name=_("New"), accessor="summary__new", orderable=False, default="")
     changed = tables.Column(verbose_name=_("Changed"), accessor="summary__changed", orderable=False, default="")
     invalid = tables.Column(verbose_name=_("Invalid rows"), accessor="summary__invalid", orderable=False, default="")
-    created_by = tables.Column(verbose_name=_("Uploaded by"), order_by=("created_by__username",))
+    # Empty values are rendered too, so imports without a user show their source.
+    created_by = tables.Column(verbose_name=_("Uploaded by"), order_by=("created_by__username",), empty_values=())
     created_at = tables.DateTimeColumn(verbose_name=_("Uploaded at"), format="Y-m-d H:i")
     finished_at = tables.DateTimeColumn(verbose_name=_("Finished at"), format="Y-m-d H:i")
 
@@ -29,6 +32,9 @@ class RosterImportTable(tables.Table):
         order_by = ("-created_at",)
         attrs = {"class": "table table-sm table-hover"}
         empty_text = _("No files imported yet.")
+
+    def render_created_by(self, record):
+        return roster_import_source_label(record)
 
 
 class RosterChangeTable(tables.Table):

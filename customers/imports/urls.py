@@ -12,5 +12,6 @@ urlpatterns = [
     path("<int:pk>/progress/", views.import_progress, name="import_progress"),
     path("<int:pk>/errors.xlsx", views.import_errors_download, name="import_errors_download"),
     path("<int:pk>/changes/<slug:kind>/", views.import_changes, name="import_changes"),
+    path("<int:pk>/changes/<slug:kind>/segment/", views.import_changes_segment, name="import_changes_segment"),
     path("customer/<int:pk>/aum-trend/", views.customer_aum_trend, name="customer_aum_trend"),
 ]

@@ -3,6 +3,7 @@ to store, or raises ValueInvalid with an untranslated message a user can act on.
 value they would have to guess at, so nothing damaged is stored."""
 
 import datetime
+import operator
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -30,6 +31,9 @@ class ValueInvalid(Exception):
 
 def text_normalize(value: str) -> str:
     """Fold full-width letters, digits and spaces to their ASCII forms and strip the ends."""
+    if value.isascii():
+        # NFKC leaves ASCII text unchanged, and most cells are ASCII.
+        return value.strip()
     return unicodedata.normalize("NFKC", value).strip()
 
 
@@ -43,8 +47,12 @@ AMOUNT_PREFIXES = ("cny", "rmb", "¥", "￥", "元")
 # Chinese magnitude words at the end of an amount, longest first so "万元" wins over "元".
 AMOUNT_UNITS = (("亿元", Decimal("100000000")), ("万元", Decimal("10000")), ("亿", Decimal("100000000")), ("万", Decimal("10000")))
 AMOUNT_PATTERN = re.compile(r"^-?\d+(\.\d+)?$")
+# Every plain amount with at most 16 integer digits and 2 decimals is valid and below
+# MAX_AMOUNT, so such a value skips the sign, unit and separator handling.
+PLAIN_AMOUNT_PATTERN = re.compile(r"\d{1,16}(?:\.\d{1,2})?", re.ASCII)
 GROUPED_AMOUNT_PATTERN = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 DATE_PATTERN = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
+ISO_DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 MAX_AMOUNT = Decimal("9999999999999999.99")
 
 
@@ -68,6 +76,9 @@ def amount_parse(value: str) -> Decimal:
     """Parse an amount in CNY such as "1,234,567.80", "¥1234", "CNY -50", "(1,000.00)" or "12.5万".
 
     万 multiplies by 10,000 and 亿 by 100,000,000; the result may have at most two decimal places."""
+    plain = value.strip()
+    if PLAIN_AMOUNT_PATTERN.fullmatch(plain):
+        return Decimal(plain)
     text = text_normalize(value).lower().replace(" ", "")
     negative = False
     if text.startswith("(") and text.endswith(")"):
@@ -108,6 +119,12 @@ def amount_parse(value: str) -> Decimal:
 
 def date_parse(value: str) -> datetime.date:
     """Parse 2024-01-05, 2024/1/5, 2024.1.5 or 2024年1月5日."""
+    plain = value.strip()
+    if ISO_DATE_PATTERN.fullmatch(plain):
+        try:
+            return datetime.date.fromisoformat(plain)
+        except ValueError:
+            pass  # the general path below reports the out-of-range month or day
     match = DATE_PATTERN.match(text_normalize(value))
     if not match:
         raise ValueInvalid(gettext_noop("Invalid date: use YYYY-MM-DD or YYYY/M/D."))
@@ -144,8 +161,21 @@ def integer_parse(value: str, *, minimum: int = 0, maximum: int = 2_147_483_647)
     return number
 
 
+# The mainland mobile-number pattern of the phonenumbers metadata (checked with phonenumbers
+# 9.0.43). An 11-digit string that matches it is a valid number that phonenumbers.parse keeps
+# unchanged, because the prefixes parse strips from CN numbers (0, 11xx, 12xx, 179x) cannot
+# start a mobile number. Matching the pattern skips parse(), the most expensive step of
+# checking a roster row. tests/imports/test_values.py compares the shortcut with parse().
+MAINLAND_MOBILE_PATTERN = re.compile(
+    phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern, re.ASCII
+)
+
+
 def phone_parse(value: str) -> str:
     """Return a mainland number as its 11 national digits and any other number in E.164."""
+    plain = value.strip()
+    if len(plain) == 11 and MAINLAND_MOBILE_PATTERN.fullmatch(plain):
+        return plain
     identifier_damage_check(text_normalize(value))
     try:
         number = phonenumbers.parse(text_normalize(value), "CN")
@@ -244,13 +274,20 @@ def identifier_parser(max_length: int):
 # weighted sum is taken mod 11, and that remainder selects the check character.
 ID_NUMBER_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_NUMBER_CHECK_CHARACTERS = "10X98765432"
+ID_NUMBER_ASCII_OFFSET = ord("0") * sum(ID_NUMBER_WEIGHTS)
 ID_NUMBER_18_PATTERN = re.compile(r"^\d{17}[\dX]$")
 ID_NUMBER_15_PATTERN = re.compile(r"^\d{15}$")
 
 
 def id_number_check_character(first_17: str) -> str:
     """Return the GB 11643 check character for the first 17 digits of an ID number."""
-    total = sum(int(digit) * weight for digit, weight in zip(first_17, ID_NUMBER_WEIGHTS, strict=True))
+    if len(first_17) != len(ID_NUMBER_WEIGHTS):
+        raise ValueError(f"expected 17 digits, got {len(first_17)}")
+    if first_17.isascii():
+        # Byte values of ASCII digits are 48 above the digits, which the subtraction removes.
+        total = sum(map(operator.mul, first_17.encode(), ID_NUMBER_WEIGHTS)) - ID_NUMBER_ASCII_OFFSET
+    else:
+        total = sum(map(operator.mul, map(int, first_17), ID_NUMBER_WEIGHTS))
     return ID_NUMBER_CHECK_CHARACTERS[total % 11]
 
 
@@ -265,7 +302,10 @@ def id_number_parse(value: str) -> str:
     that shape is not rejected here: the check character rejects 10 in 11 rounded numbers, and
     rows_check rejects the rest when other values of the same column show Excel damage."""
     text = text_normalize(value).replace(" ", "").upper()
-    identifier_damage_check(text, check_rounding=False)
+    # Scientific notation contains an E and a decimal tail contains a dot, so a number of
+    # 17 digits and a digit or X needs no damage check.
+    if not ID_NUMBER_18_PATTERN.match(text):
+        identifier_damage_check(text, check_rounding=False)
     if ID_NUMBER_15_PATTERN.match(text):
         text = text[:6] + "19" + text[6:]
         text += id_number_check_character(text)

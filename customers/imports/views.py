@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
@@ -10,6 +12,9 @@ from customers.models import RosterChange, RosterImport
 from customers.selectors import aum_snapshots_for_customer, aum_trend_points, customer_get_for, roster_changes_for_import
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, role_required
 
+from campaigns.services import SegmentInvalid
+
+from .diff_segments import roster_change_segment_create, roster_change_value
 from .error_workbook import errors_workbook
 
 from .forms import ImportMappingForm, ImportUploadForm
@@ -24,6 +29,7 @@ from .services import (
     roster_import_queue,
     roster_import_map,
     roster_import_reject,
+    roster_import_source_label,
     roster_import_table,
 )
 from .tables import RosterChangeTable, RosterImportTable
@@ -108,6 +114,7 @@ def import_detail(request, pk):
         "customers/import_detail.html",
         {
             "roster_import": roster_import,
+            "uploaded_by": roster_import_source_label(roster_import),
             "background": roster_import_in_background(roster_import=roster_import),
             "errors": errors,
             "changes": changes_display(summary=roster_import.summary, kind=roster_import.kind),
@@ -167,11 +174,37 @@ def import_changes(request, pk, kind):
         raise Http404(f"Unknown roster change kind {kind!r}")
     table = RosterChangeTable(roster_changes_for_import(roster_import=roster_import, kind=kind))
     RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
+    roster_query = urlencode({"roster_change": roster_change_value(roster_import=roster_import, kind=kind)})
     return render(
         request,
         "customers/import_changes.html",
-        {"roster_import": roster_import, "kind_label": RosterChange.Kind(kind).label, "table": table},
+        {
+            "roster_import": roster_import,
+            "kind": kind,
+            "kind_label": RosterChange.Kind(kind).label,
+            "table": table,
+            "roster_url": f"{reverse('customers:list')}?{roster_query}",
+        },
     )
+
+
+@role_required(*PLATFORM)
+@require_POST
+def import_changes_segment(request, pk, kind):
+    """Save one roster diff list as a campaign segment and open the new-campaign form for it."""
+    roster_import = get_object_or_404(RosterImport, pk=pk)
+    if kind not in RosterChange.Kind.values:
+        raise Http404(f"Unknown roster change kind {kind!r}")
+    try:
+        segment = roster_change_segment_create(roster_import=roster_import, kind=kind, actor=request.user)
+    except SegmentInvalid as error:
+        messages.error(request, str(error))
+        return redirect("customers:import_changes", pk=pk, kind=kind)
+    messages.success(
+        request,
+        _("Segment “%(segment)s” saved. Choose it as the target of a new campaign.") % {"segment": segment.name},
+    )
+    return redirect(f"{reverse('campaigns:create')}?{urlencode({'segment': segment.pk})}")
 
 
 @role_required(*STAFF_WITH_CUSTOMERS)

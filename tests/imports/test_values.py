@@ -144,3 +144,51 @@ def test_mapping_validate_requires_customer_no():
 def test_mapping_from_pairs_moves_field():
     mapping = mapping_from_pairs(pairs=["编号=customer_no", "姓名=-"], headers=["客户号", "编号", "姓名"], fields=ROSTER_FIELDS)
     assert mapping == {"客户号": EXTRA, "编号": "customer_no", "姓名": "-"}
+
+
+def phone_parse_by_library(text: str) -> str | None:
+    """phone_parse without its shortcut: phonenumbers' parse and validation only."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    if number.country_code == 86:
+        return phonenumbers.national_significant_number(number)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def test_phone_shortcut_agrees_with_library():
+    # Every 4-digit prefix of an 11-digit number starting with 1, including the carrier
+    # prefixes (11xx, 12xx, 179x) that phonenumbers strips when parsing mainland numbers.
+    for prefix in range(1000, 2000):
+        for suffix in ("0000000", "1234567", "9999999"):
+            text = f"{prefix}{suffix}"
+            try:
+                parsed = values.phone_parse(text)
+            except values.ValueInvalid:
+                parsed = None
+            assert parsed == phone_parse_by_library(text), text
+
+
+def test_phone_shortcut_skips_other_shapes():
+    assert values.MAINLAND_MOBILE_PATTERN.fullmatch("13812345678")
+    assert values.phone_parse(" 13812345678 ") == "13812345678"
+    assert values.phone_parse("+86 138-1234-5678") == "13812345678"
+    assert values.phone_parse("１３８１２３４５６７８") == "13812345678"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1234.5", Decimal("1234.5")), ("0012", Decimal("12")), ("9999999999999999.99", Decimal("9999999999999999.99"))],
+)
+def test_amount_plain_shortcut(text, expected):
+    assert values.amount_parse(text) == expected
+
+
+def test_iso_date_shortcut_rejects_impossible_day():
+    with pytest.raises(values.ValueInvalid, match="out of range"):
+        values.date_parse("2024-02-30")

@@ -8,6 +8,7 @@ start from the same empty roster. The commit's own fsync is therefore not timed 
 import csv
 import multiprocessing
 import resource
+import statistics
 import tempfile
 import time
 from decimal import Decimal
@@ -134,11 +135,15 @@ class Command(BaseCommand):
     help = (
         "Generate a roster CSV and import it with the portal's importer and with django-import-export, "
         "each in a forked process and a rolled-back transaction, on the configured database. Prints "
-        "seconds, rows per second and peak resident memory per importer."
+        "the median seconds, rows per second and peak resident memory per importer."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--rows", type=int, default=100_000, help="Rows in the generated file (default 100000).")
+        parser.add_argument(
+            "--runs", type=int, default=1,
+            help="Runs per importer; the median time and the largest peak memory are printed (default 1).",
+        )
         parser.add_argument(
             "--importer", action="append", choices=sorted(IMPORTERS),
             help="Run only this importer; repeat for several. Default: both.",
@@ -147,6 +152,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["rows"] < 1:
             raise CommandError(f"Invalid --rows {options['rows']}: use a positive number.")
+        if options["runs"] < 1:
+            raise CommandError(f"Invalid --runs {options['runs']}: use a positive number.")
         if Customer.objects.filter(branch__code=BENCHMARK_BRANCH_CODE).exists():
             raise CommandError(f"Branch {BENCHMARK_BRANCH_CODE} already has customers; the benchmark needs it empty.")
         names = options["importer"] or list(IMPORTERS)
@@ -154,26 +161,42 @@ class Command(BaseCommand):
         self.stdout.write(f"database: {connection.vendor}, rows: {options['rows']}")
         timings = {}
         with tempfile.TemporaryDirectory() as folder:
+            paths = {}
             for name in names:
-                header = HEADER if name == "portal" else IMPORT_EXPORT_HEADER
-                path = Path(folder) / f"{name}.csv"
-                roster_file_write(path=path, rows=options["rows"], header=header)
-                # A forked child must not share the parent's database socket.
-                connections.close_all()
-                results = context.Queue()
-                child = context.Process(target=child_run, args=(name, str(path), results))
-                child.start()
-                outcome = results.get()
-                child.join()
-                if isinstance(outcome, str):
-                    raise CommandError(f"{name}: the import failed: {outcome}")
-                rows, created, seconds, peak_kib = outcome
-                if child.exitcode != 0 or created != options["rows"]:
-                    raise CommandError(f"{name}: the import failed ({created} of {options['rows']} customers created).")
-                timings[name] = seconds
-                self.stdout.write(
-                    f"{name:>22}: {seconds:7.2f} s  {rows / seconds:9.0f} rows/s  peak RSS {peak_kib / 1024:7.1f} MiB"
+                paths[name] = Path(folder) / f"{name}.csv"
+                roster_file_write(
+                    path=paths[name], rows=options["rows"], header=HEADER if name == "portal" else IMPORT_EXPORT_HEADER
                 )
+            # The importers take turns, so a change in the machine's load affects each alike.
+            runs = {name: [] for name in names}
+            for _run in range(options["runs"]):
+                for name in names:
+                    runs[name].append(self.child_time(context, name, paths[name], options["rows"]))
+        for name in names:
+            seconds = statistics.median(run[0] for run in runs[name])
+            peak_kib = max(run[1] for run in runs[name])
+            timings[name] = seconds
+            each = ", ".join(f"{run[0]:.2f}" for run in runs[name])
+            self.stdout.write(
+                f"{name:>22}: {seconds:7.2f} s  {options['rows'] / seconds:9.0f} rows/s  "
+                f"peak RSS {peak_kib / 1024:7.1f} MiB  (runs: {each} s)"
+            )
         if len(timings) == 2:
             ratio = Decimal(timings["django-import-export"] / timings["portal"]).quantize(Decimal("0.1"))
             self.stdout.write(f"portal is {ratio} times as fast as django-import-export")
+
+    def child_time(self, context, name: str, path: Path, rows: int) -> tuple[float, int]:
+        """Run one importer once in a forked child and return its seconds and peak KiB."""
+        # A forked child must not share the parent's database socket.
+        connections.close_all()
+        results = context.Queue()
+        child = context.Process(target=child_run, args=(name, str(path), results))
+        child.start()
+        outcome = results.get()
+        child.join()
+        if isinstance(outcome, str):
+            raise CommandError(f"{name}: the import failed: {outcome}")
+        _rows, created, seconds, peak_kib = outcome
+        if child.exitcode != 0 or created != rows:
+            raise CommandError(f"{name}: the import failed ({created} of {rows} customers created).")
+        return seconds, peak_kib

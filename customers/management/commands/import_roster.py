@@ -1,5 +1,6 @@
 import json
 from decimal import Decimal
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,8 +8,10 @@ from customers.imports.command import arguments_add, mapping_print, report_json,
 from customers.imports.history import DEFAULT_AUM_DROP_PERCENT
 from customers.imports.mapping import ROSTER_FIELDS, mapping_from_pairs, mapping_from_profile
 from customers.imports.report import ImportInvalid, ImportRejected
+from customers.imports.services import ImportSource, roster_file_commit
 from customers.models import Branch, ImportProfile, RosterImport
-from customers.services import CommitMode, roster_import_commit, roster_import_preview
+from customers.services import CommitMode, roster_import_preview
+from portal.models import User
 
 
 class Command(BaseCommand):
@@ -30,6 +33,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--report", default="text", choices=["text", "json"],
             help="Output format. 'json' prints only one JSON object on stdout: the counts and every invalid row.",
+        )
+        parser.add_argument(
+            "--user", default="", metavar="USERNAME",
+            help="User recorded in the import history as having run the import; 'command line' when omitted.",
         )
         parser.add_argument(
             "--partial", action="store_true",
@@ -59,8 +66,14 @@ class Command(BaseCommand):
                 raise CommandError(f"Branch code {options['default_branch']!r} not found.")
         if not 0 <= options["aum_drop_percent"] <= 100:
             raise CommandError(f"Invalid --aum-drop-percent {options['aum_drop_percent']}: use a number from 0 to 100.")
+        user = None
+        if options["user"]:
+            user = User.objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"User {options['user']!r} not found.")
         # JSON reports list every invalid row; the text report prints the first ones.
         error_limit = 10**9 if json_report else 200
+        roster_import = None
 
         try:
             if options["dry_run"]:
@@ -69,8 +82,18 @@ class Command(BaseCommand):
                 )
             else:
                 mode = CommitMode.VALID_ROWS if options["commit_valid"] else CommitMode.REJECT
-                report = roster_import_commit(
-                    table=table, mapping=mapping, default_branch=default_branch, user=None, mode=mode,
+                read_options = {key: options[key] for key in ("delimiter", "sheet", "encoding") if options[key]}
+                if profile is not None:
+                    read_options["profile"] = profile.name
+                roster_import, report = roster_file_commit(
+                    path=Path(options["file"]),
+                    table=table,
+                    mapping=mapping,
+                    user=user,
+                    source=ImportSource.COMMAND_LINE,
+                    options=read_options,
+                    default_branch=default_branch,
+                    mode=mode,
                     error_limit=error_limit,
                     complete_roster=not options["partial"],
                     aum_drop_percent=options["aum_drop_percent"],
@@ -88,7 +111,7 @@ class Command(BaseCommand):
             if report.invalid and not options["commit_valid"]:
                 raise CommandError(f"{report.invalid} rows are invalid.")
         elif not json_report:
-            self.stdout.write(self.style.SUCCESS("Committed."))
+            self.stdout.write(self.style.SUCCESS(f"Committed as import {roster_import.pk}."))
 
     def report_write(self, report, *, json_report: bool, dry_run: bool) -> None:
         if json_report:
