@@ -46,6 +46,10 @@ class Campaign(models.Model):
         ACTIVE = "active", _("Active")
         COMPLETED = "completed", _("Completed")
 
+    class AssignmentRule(models.TextChoices):
+        OWN_MANAGER = "own_manager", _("Each customer's own client manager, the rest balanced across the pool")
+        POOL = "pool", _("All customers balanced across the pool")
+
     name = models.CharField(_("name"), max_length=200)
     objective = models.TextField(_("objective"), blank=True)
     segment = models.ForeignKey(
@@ -61,8 +65,11 @@ class Campaign(models.Model):
     due_on = models.DateField(_("tasks due on"))
     fallback_branch = models.ForeignKey(
         "customers.Branch",
-        verbose_name=_("branch for customers without a client manager"),
-        help_text=_("Their tasks are balanced across this branch's client managers by open task count."),
+        verbose_name=_("pool branch"),
+        help_text=_(
+            "Customers without an available client manager, or all customers under the pool rule, go to the "
+            "client manager of this branch with the lowest open workload against their capacity."
+        ),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -105,6 +112,12 @@ class Campaign(models.Model):
         validators=[MaxValueValidator(100)],
         help_text=_("Share of done tasks the platform verifies; tasks of the top tier are always verified."),
     )
+    assignment_rule = models.CharField(
+        _("assignment rule"), max_length=20, choices=AssignmentRule.choices, default=AssignmentRule.OWN_MANAGER
+    )
+    # How the launch built the frozen target list: the segment's filters, the exclusion counts
+    # and the assignment. Empty until launch.
+    launch_summary = models.JSONField(_("launch summary"), default=dict, blank=True, editable=False)
     previous_version = models.ForeignKey(
         "self", verbose_name=_("previous version"), on_delete=models.PROTECT, null=True, blank=True,
         related_name="next_versions",
@@ -125,6 +138,8 @@ class Campaign(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(due_on__gte=models.F("starts_on")), name="campaign_due_after_start"),
             models.CheckConstraint(condition=models.Q(holdout_percent__lte=50), name="campaign_holdout_at_most_half"),
+            # Versions form a chain: a campaign has at most one next version.
+            models.UniqueConstraint(fields=["previous_version"], name="campaign_one_next_version"),
         ]
 
     def __str__(self):

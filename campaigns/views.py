@@ -7,6 +7,7 @@ from django.db.models import BooleanField, Case, Count, IntegerField, OuterRef, 
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -22,8 +23,9 @@ from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role
 
 from . import services
 from .uplift import campaign_results
+from .versions import launch_filter_rows
 from .filters import TaskFilter
-from .forms import CampaignForm, ContactForm, ReturnForm, SegmentForm
+from .forms import CampaignForm, ContactForm, ReturnForm, SegmentForm, TaskVersionForm
 from .models import Campaign, FollowUpTask, Segment
 from .selectors import campaign_get_for, campaign_list_for, task_get_for, task_list_for
 from .tables import CampaignTable, TaskTable
@@ -57,13 +59,19 @@ def segment_list(request):
 @role_required(*PLATFORM)
 def segment_create(request):
     """Save the roster filter in the query string (the roster page's "Save as segment" link) as a segment."""
-    filters = services.segment_filters_from(params=request.GET)
     try:
-        customer_count = customer_filter_apply(queryset=Customer.objects.all(), filters=filters).count()
-    except ValueError:
-        customer_count = None
+        filters = services.segment_filters_from(params=request.GET)
+    except services.SegmentInvalid as error:
+        filters = None
+        messages.error(request, str(error))
+    customer_count = None
+    if filters is not None:
+        try:
+            customer_count = customer_filter_apply(queryset=Customer.objects.all(), filters=filters).count()
+        except ValueError:
+            pass
     form = SegmentForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and filters is not None and form.is_valid():
         try:
             segment = services.segment_create(actor=request.user, filters=filters, **form.cleaned_data)
         except services.CampaignServiceError as error:
@@ -103,7 +111,8 @@ def campaign_list(request):
 
 @role_required(*PLATFORM)
 def campaign_create(request):
-    form = CampaignForm(request.POST or None)
+    # "Start a campaign" buttons (the roster diff lists, the analysis page) pass ?segment=<id>.
+    form = CampaignForm(request.POST or None, initial={"segment": request.GET.get("segment")})
     if request.method == "POST" and form.is_valid():
         campaign = services.campaign_create(actor=request.user, **form.cleaned_data)
         messages.success(request, _("Campaign “%(campaign)s” created as a draft.") % {"campaign": campaign})
@@ -151,6 +160,8 @@ def campaign_detail(request, pk):
             "status_counts": status_counts,
             "task_total": sum(counts.values()),
             "results": results,
+            "target_filters": launch_filter_rows(summary=campaign.launch_summary),
+            "next_version": campaign.next_versions.first(),
         },
     )
 
@@ -161,7 +172,13 @@ def campaign_launch(request, pk):
     campaign = campaign_get_for(user=request.user, pk=pk)
     if request.method == "POST":
         try:
-            created = services.campaign_launch(campaign=campaign, actor=request.user)
+            # Without the preview's fingerprint (an old form) the launch goes ahead unchecked.
+            created = services.campaign_launch(
+                campaign=campaign, actor=request.user, expected_fingerprint=request.POST.get("fingerprint") or None
+            )
+        except services.CampaignAlreadyLaunched as error:
+            _report_rejection(request, error, "Campaign", campaign.pk)
+            return redirect("campaigns:detail", pk=campaign.pk)
         except services.CampaignServiceError as error:
             _report_rejection(request, error, "Campaign", campaign.pk)
         else:
@@ -175,7 +192,11 @@ def campaign_launch(request, pk):
     plan = None
     if campaign.status == Campaign.Status.DRAFT:
         plan = services.campaign_launch_preview(campaign=campaign)
-    return render(request, "campaigns/campaign_launch.html", {"campaign": campaign, "plan": plan})
+    return render(
+        request,
+        "campaigns/campaign_launch.html",
+        {"campaign": campaign, "plan": plan, "today": timezone.localdate()},
+    )
 
 
 @require_POST
@@ -236,11 +257,12 @@ def task_detail(request, pk):
     return _render_task_detail(request, task)
 
 
-def _render_task_detail(request, task, *, contact_form=None, return_form=None, status=200):
+def _render_task_detail(request, task, *, contact_form=None, return_form=None, status=200, unsaved=None):
     user = request.user
     can_record = user.pk == task.assignee_id and task.status in services.ACTIVE_TASK_STATUSES
     can_verify = user.role == Role.PLATFORM and task.status == FollowUpTask.Status.DONE
     customer = task.customer
+    version = {"version": task.version}
     context = {
         "task": task,
         "customer": customer,
@@ -250,10 +272,57 @@ def _render_task_detail(request, task, *, contact_form=None, return_form=None, s
         "is_overdue": task.status in services.ACTIVE_TASK_STATUSES and task.due_on < timezone.localdate(),
         "contacts": customer.contacts.select_related("recorded_by", "task__campaign")[:20],
         "events": task.events.select_related("actor"),
-        "contact_form": (contact_form or ContactForm()) if can_record else None,
-        "return_form": (return_form or ReturnForm()) if can_verify else None,
+        "contact_form": (contact_form or ContactForm(initial=version)) if can_record else None,
+        "return_form": (return_form or ReturnForm(initial=version)) if can_verify else None,
+        "verify_form": TaskVersionForm(initial=version) if can_verify else None,
+        "next_url": _next_url(request),
+        # The entries of a form that hit a conflict and can no longer be shown as a form.
+        "unsaved": unsaved,
     }
     return render(request, "campaigns/task_detail.html", context, status=status)
+
+
+def _next_url(request) -> str:
+    """Return the page to go back to after a task action: a same-site `next` value or ""."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}):
+        return candidate
+    return ""
+
+
+def _render_task_conflict(request, error, *, form, form_name: str | None):
+    """Show the task as it is now with the rejected entries kept: in the form, bound to the
+    current version so that a second submit is a deliberate choice, or read-only when the
+    form no longer applies to the task."""
+    task = task_list_for(user=request.user).select_related("campaign", "customer", "assignee", "branch").filter(
+        pk=error.task.pk
+    ).first()
+    if task is None:
+        messages.error(request, _("Someone else changed this task after you opened it, and it is no longer yours. "
+                                  "Nothing was saved."))
+        return redirect("campaigns:my_tasks" if request.user.role == Role.CLIENT_MANAGER else "campaigns:task_list")
+    messages.error(request, str(error))
+    logger.info("Task %s: %s by user %s hit a conflict at version %s", task.pk,
+                request.resolver_match.url_name, request.user.pk, task.version)
+    data = request.POST.copy()
+    data["version"] = str(task.version)
+    rebound = type(form)(data)
+    unsaved = [
+        (field.label, _display_value(field, form.cleaned_data.get(name)))
+        for name, field in form.fields.items()
+        if name != "version" and form.cleaned_data.get(name) not in (None, "", False)
+    ]
+    forms_kept = {form_name: rebound} if form_name else {}
+    return _render_task_detail(request, task, status=409, unsaved=unsaved, **forms_kept)
+
+
+def _display_value(field, value):
+    choices = dict(getattr(field, "choices", ()) or ())
+    if value in choices:
+        return choices[value]
+    if value is True:
+        return _("Yes")
+    return value
 
 
 @require_POST
@@ -263,8 +332,12 @@ def task_record_contact(request, pk):
     form = ContactForm(request.POST)
     if not form.is_valid():
         return _render_task_detail(request, task, contact_form=form, status=400)
+    data = dict(form.cleaned_data)
+    expected_version = data.pop("version")
     try:
-        services.task_record_contact(task=task, actor=request.user, **form.cleaned_data)
+        services.task_record_contact(task=task, actor=request.user, expected_version=expected_version, **data)
+    except services.TaskConflict as error:
+        return _render_task_conflict(request, error, form=form, form_name="contact_form")
     except services.CampaignServiceError as error:
         _report_rejection(request, error, "Task", task.pk)
         return redirect("campaigns:task_detail", pk=task.pk)
@@ -275,17 +348,28 @@ def task_record_contact(request, pk):
     return redirect("campaigns:task_detail", pk=task.pk)
 
 
+def _after_verification(request, task):
+    next_url = _next_url(request)
+    return redirect(next_url) if next_url else redirect("campaigns:task_detail", pk=task.pk)
+
+
 @require_POST
 @role_required(*PLATFORM)
 def task_verify(request, pk):
     task = task_get_for(user=request.user, pk=pk)
+    form = TaskVersionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The form is missing the task's version. Reload the page and try again."))
+        return redirect("campaigns:task_detail", pk=task.pk)
     try:
-        services.task_verify(task=task, actor=request.user)
+        services.task_verify(task=task, actor=request.user, expected_version=form.cleaned_data["version"])
+    except services.TaskConflict as error:
+        return _render_task_conflict(request, error, form=form, form_name=None)
     except services.CampaignServiceError as error:
         _report_rejection(request, error, "Task", task.pk)
-    else:
-        messages.success(request, _("Task verified."))
-    return redirect("campaigns:task_detail", pk=task.pk)
+        return redirect("campaigns:task_detail", pk=task.pk)
+    messages.success(request, _("Task verified."))
+    return _after_verification(request, task)
 
 
 @require_POST
@@ -296,9 +380,14 @@ def task_return(request, pk):
     if not form.is_valid():
         return _render_task_detail(request, task, return_form=form, status=400)
     try:
-        services.task_return(task=task, actor=request.user, reason=form.cleaned_data["reason"])
+        services.task_return(
+            task=task, actor=request.user, reason=form.cleaned_data["reason"],
+            expected_version=form.cleaned_data["version"],
+        )
+    except services.TaskConflict as error:
+        return _render_task_conflict(request, error, form=form, form_name="return_form")
     except services.CampaignServiceError as error:
         _report_rejection(request, error, "Task", task.pk)
-    else:
-        messages.success(request, _("Task returned to the client manager."))
-    return redirect("campaigns:task_detail", pk=task.pk)
+        return redirect("campaigns:task_detail", pk=task.pk)
+    messages.success(request, _("Task returned to the client manager."))
+    return _after_verification(request, task)

@@ -34,6 +34,17 @@ def test_segment_create_stores_roster_filter(client, users, branch_tree):
     assert segment.created_by == users["platform"]
 
 
+def test_campaign_form_preselects_segment(client, users):
+    segment = SegmentFactory(name="New this month")
+    client.force_login(users["platform"])
+
+    response = client.get(reverse("campaigns:create"), {"segment": segment.pk})
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["form"]["segment"].value() == str(segment.pk)
+    assert f'<option value="{segment.pk}" selected>' in response.content.decode()
+
+
 def test_segment_create_invalid_filter_saves_nothing(client, users):
     client.force_login(users["platform"])
     url = reverse("campaigns:segment_create") + "?aum_min=many"
@@ -210,7 +221,7 @@ def test_launch_page_shows_rejection(client, users, branch_tree, draft_campaign)
     client.force_login(users["platform"])
     response = client.post(reverse("campaigns:launch", args=[draft_campaign.pk]))
     assert response.status_code == HTTPStatus.OK
-    assert "no fallback branch" in response.content.decode()
+    assert "no pool branch" in response.content.decode()
     assert not FollowUpTask.objects.exists()
 
 

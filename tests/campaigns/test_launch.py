@@ -84,7 +84,7 @@ def test_launch_applies_segment_filter(users, branch_tree):
     assert list(FollowUpTask.objects.filter(campaign=campaign).values_list("customer", flat=True)) == [in_b.pk]
 
 
-def test_launch_balances_fallback_by_open_count(users, branch_tree, draft_campaign):
+def test_launch_balances_pool_by_open_count(users, branch_tree, draft_campaign):
     # Fallback branch A covers cm_a (branch A) and cm_a1 (sub-branch A1). cm_a starts with
     # two open tasks elsewhere, so the first two customers without a manager go to cm_a1.
     other = CampaignFactory(owner=users["platform"])
@@ -93,6 +93,8 @@ def test_launch_balances_fallback_by_open_count(users, branch_tree, draft_campai
     orphans = [CustomerFactory(branch=branch_tree["a"], client_manager=None) for _ in range(6)]
     draft_campaign.segment.filters = {"branch": str(branch_tree["a"].pk)}
     draft_campaign.segment.save()
+    draft_campaign.pool_include_sub_branches = True
+    draft_campaign.save()
 
     services.campaign_launch(campaign=draft_campaign, actor=users["platform"])
 
@@ -121,9 +123,9 @@ def test_launch_without_fallback_rejected(users, branch_tree, draft_campaign):
 
     plan = services.campaign_launch_preview(campaign=draft_campaign)
     assert not plan.can_launch
-    assert "1 customer has no active client manager" in plan.problems[0]
+    assert "1 customer has no available client manager" in plan.problems[0]
 
-    with pytest.raises(services.LaunchRejected, match="no fallback branch"):
+    with pytest.raises(services.LaunchRejected, match="no pool branch"):
         services.campaign_launch(campaign=draft_campaign, actor=users["platform"])
     assert FollowUpTask.objects.count() == 0
     assert TaskEvent.objects.count() == 0

@@ -116,10 +116,15 @@ def test_main_job_on_bank_marketing(client, settings, tmp_path, bank_full_csv, k
             "starts_on": timezone.localdate().isoformat(),
             "due_on": (timezone.localdate() + datetime.timedelta(days=14)).isoformat(),
             "fallback_branch": branch_tree["a"].pk,
+            "pool_include_sub_branches": "on",
         },
     )
     assert response.status_code == HTTPStatus.FOUND
     campaign = Campaign.objects.get(name="Term deposit for students")
+    # Balanced assignment stops at each client manager's capacity (100 open tasks by default).
+    for key in ("manager_a", "manager_a1"):
+        users[key].capacity = students
+        users[key].save(update_fields=["capacity"])
     preview = client.get(reverse("campaigns:launch", args=[campaign.pk]))
     assert preview.context["plan"].targeted == students
     client.post(reverse("campaigns:launch", args=[campaign.pk]))
@@ -141,7 +146,7 @@ def test_main_job_on_bank_marketing(client, settings, tmp_path, bank_full_csv, k
         for outcome, task in zip(("converted", "converted", "declined"), tasks.filter(assignee=manager)[:3]):
             response = client.post(
                 reverse("campaigns:task_record_contact", args=[task.pk]),
-                {"channel": "phone", "outcome": outcome, "note": "Called", "complete": "on"},
+                {"channel": "phone", "outcome": outcome, "note": "Called", "complete": "on", "version": task.version},
             )
             assert response.status_code == HTTPStatus.FOUND
             worked.append(task.pk)
@@ -150,8 +155,11 @@ def test_main_job_on_bank_marketing(client, settings, tmp_path, bank_full_csv, k
     # 6. The platform verifies five and returns one with a reason.
     client.force_login(platform)
     for pk in worked[:5]:
-        client.post(reverse("campaigns:task_verify", args=[pk]))
-    client.post(reverse("campaigns:task_return", args=[worked[5]]), {"reason": "No call recording"})
+        client.post(reverse("campaigns:task_verify", args=[pk]), {"version": FollowUpTask.objects.get(pk=pk).version})
+    client.post(
+        reverse("campaigns:task_return", args=[worked[5]]),
+        {"reason": "No call recording", "version": FollowUpTask.objects.get(pk=worked[5]).version},
+    )
     assert tasks.filter(status=FollowUpTask.Status.VERIFIED).count() == 5
     returned = tasks.get(pk=worked[5])
     assert (returned.status, returned.return_reason) == (FollowUpTask.Status.RETURNED, "No call recording")
