@@ -23,7 +23,8 @@ from customers.imports.rows import CheckedRow, rows_check
 from customers.imports.values import text_normalize
 from customers.models import Customer
 from customers.services import DEFAULT_ERROR_LIMIT, WRITE_BATCH_SIZE, CommitMode, customers_by_number
-from portal.models import User
+from portal.audit import audit_bulk
+from portal.models import AuditEvent, User
 
 from .models import Campaign, Channel, ContactRecord, FollowUpTask, Outcome
 
@@ -138,6 +139,8 @@ def outcomes_import_commit(
             for task, (row, _customer) in zip(tasks, rows)
         ]
         ContactRecord.objects.bulk_create(contacts, batch_size=WRITE_BATCH_SIZE)
+        # bulk_create bypasses the audit trail's model signals, so the import gets one entry.
+        audit_bulk(user, AuditEvent.Action.CREATE, FollowUpTask, len(tasks), {"campaign": campaign.pk, "imported": True})
 
     report.committed = True
     report.details["campaign_id"] = campaign.pk

@@ -125,3 +125,26 @@ def _retry(task, *, date: datetime.date, error: Exception) -> NoReturn:
     logger.info("Task %s: reminders of %s retry in %s s", task.request.id, date, countdown)
     # The date is passed explicitly, so a retry after midnight still sends the same day's mails.
     raise task.retry(kwargs={"business_date": date.isoformat()}, exc=error, countdown=countdown)
+
+
+@shared_task(name="campaigns.create_due_follow_ups", acks_late=True)
+def create_due_follow_ups(business_date: str | None = None) -> dict[str, int]:
+    """Create the next tasks whose follow-up date has come by `business_date` (ISO format,
+    default today in Asia/Shanghai). A second run on the same day creates nothing more."""
+    # Imported here so that the tasks of these jobs stay together at the end of the file.
+    from .followups import followups_create_due
+
+    day = datetime.date.fromisoformat(business_date) if business_date else None
+    result = followups_create_due(day=day)
+    return {"created": result.created, "without_assignee": result.without_assignee}
+
+
+@shared_task(name="campaigns.create_care_tasks", acks_late=True)
+def create_care_tasks(business_date: str | None = None) -> dict[str, int]:
+    """Create the tier service standard care tasks due by `business_date` (ISO format, default
+    today in Asia/Shanghai). A second run in the same month creates nothing more."""
+    from .followups import care_tasks_create
+
+    day = datetime.date.fromisoformat(business_date) if business_date else None
+    result = care_tasks_create(day=day)
+    return {"created": result.created, "without_assignee": result.without_assignee}

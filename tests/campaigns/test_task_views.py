@@ -189,7 +189,7 @@ def test_task_detail_supervisor_read_only(client, users, task_set):
 
 
 def contact_data(**overrides):
-    data = {"channel": "phone", "outcome": "converted", "note": "Bought the product", "next_follow_up_on": ""}
+    data = {"channel": "phone", "outcome": "converted", "note": "Bought the product", "next_follow_up_on": "", "version": 1}
     data.update(overrides)
     return data
 
@@ -238,7 +238,7 @@ def test_record_contact_invalid_form(client, users, task_set):
 def test_verify_by_platform(client, users, task_set):
     task = task_set["done_a"]
     client.force_login(users["platform"])
-    response = client.post(reverse("campaigns:task_verify", args=[task.pk]))
+    response = client.post(reverse("campaigns:task_verify", args=[task.pk]), {"version": task.version})
     assert response.status_code == HTTPStatus.FOUND
     task.refresh_from_db()
     assert task.status == FollowUpTask.Status.VERIFIED
@@ -259,12 +259,14 @@ def test_verify_and_return_forbidden(client, users, task_set, role_key):
 def test_return_by_platform_needs_reason(client, users, task_set):
     task = task_set["done_a"]
     client.force_login(users["platform"])
-    missing = client.post(reverse("campaigns:task_return", args=[task.pk]), {"reason": ""})
+    missing = client.post(reverse("campaigns:task_return", args=[task.pk]), {"reason": "", "version": task.version})
     assert missing.status_code == HTTPStatus.BAD_REQUEST
     task.refresh_from_db()
     assert task.status == FollowUpTask.Status.DONE
 
-    response = client.post(reverse("campaigns:task_return", args=[task.pk]), {"reason": "Note is empty"})
+    response = client.post(
+        reverse("campaigns:task_return", args=[task.pk]), {"reason": "Note is empty", "version": task.version}
+    )
     assert response.status_code == HTTPStatus.FOUND
     task.refresh_from_db()
     assert task.status == FollowUpTask.Status.RETURNED
@@ -274,7 +276,7 @@ def test_return_by_platform_needs_reason(client, users, task_set):
 def test_verify_open_task_shows_error(client, users, task_set):
     task = task_set["manager_a"]
     client.force_login(users["platform"])
-    response = client.post(reverse("campaigns:task_verify", args=[task.pk]), follow=True)
+    response = client.post(reverse("campaigns:task_verify", args=[task.pk]), {"version": task.version}, follow=True)
     assert "A task cannot move from Open to Verified." in response.content.decode()
     task.refresh_from_db()
     assert task.status == FollowUpTask.Status.OPEN

@@ -28,6 +28,8 @@ def test_schedules_exist_in_database(db):
         MORNING: "campaigns.send_daily_reminders",
         "Returned-task notices": "campaigns.send_task_notices",
         "Beat heartbeat": "campaigns.beat_heartbeat",
+        "Next follow-up tasks": "campaigns.create_due_follow_ups",
+        "Tier service standard care tasks": "campaigns.create_care_tasks",
     }
     notices = PeriodicTask.objects.select_related("interval").get(task="campaigns.send_task_notices")
     assert (notices.interval.every, notices.interval.period) == (10, "minutes")

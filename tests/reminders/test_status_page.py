@@ -56,7 +56,10 @@ def test_status_shows_schedules_and_heartbeat(client, users):
     status = response.context["status"]
     assert status.heartbeat_stale is False
     names = [schedule.periodic_task.name for schedule in status.schedules]
-    assert names == ["Beat heartbeat", "Morning reminders (digests and escalations)", "Returned-task notices"]
+    assert names == [
+        "Beat heartbeat", "Morning reminders (digests and escalations)", "Next follow-up tasks", "Returned-task notices",
+        "Tier service standard care tasks",
+    ]
     morning = status.schedules[1]
     assert (morning.last_run.sent, morning.last_run.failed) == (41, 2)
     assert "Last beat heartbeat" in page
