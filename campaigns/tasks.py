@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from .models import BeatHeartbeat, ReminderRun
 from .reminders import DAILY_KINDS, NOTICE_KINDS, ReminderRunResult, reminders_business_date_today, reminders_run
+from .reminders.catch_up import missed_morning_run_date
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,21 @@ def send_daily_reminders(self, business_date: str | None = None) -> dict[str, in
     acks_late=True,
     max_retries=SEND_DAILY_REMINDERS_MAX_RETRIES,
 )
-def send_task_notices(self, business_date: str | None = None) -> dict[str, int]:
-    """Send the returned-task notices not yet sent. Beat runs this every few minutes."""
+def send_task_notices(self, business_date: str | None = None, catch_up: bool = False) -> dict[str, int]:
+    """Send the returned-task notices not yet sent. Beat runs this every few minutes.
+
+    When today's morning run has not started well after its scheduled time (its message was
+    lost with the broker), this run sends the morning reminders instead, recorded under the
+    morning schedule. `catch_up` keeps a retry of such a run on the morning reminders."""
+    missed_date = None if (catch_up or business_date) else missed_morning_run_date()
+    if catch_up or missed_date:
+        return _reminders_task_run(
+            self,
+            schedule=send_daily_reminders.name,
+            business_date=business_date or missed_date.isoformat(),
+            kinds=DAILY_KINDS,
+            retry_kwargs={"catch_up": True},
+        )
     return _reminders_task_run(self, schedule=self.name, business_date=business_date, kinds=NOTICE_KINDS)
 
 
@@ -57,7 +71,9 @@ def beat_heartbeat() -> None:
     BeatHeartbeat.objects.update_or_create(name=HEARTBEAT_NAME, defaults={"beat_at": timezone.now()})
 
 
-def _reminders_task_run(task, *, schedule: str, business_date: str | None, kinds) -> dict[str, int]:
+def _reminders_task_run(
+    task, *, schedule: str, business_date: str | None, kinds, retry_kwargs: dict | None = None
+) -> dict[str, int]:
     date = datetime.date.fromisoformat(business_date) if business_date else reminders_business_date_today()
     attempt = task.request.retries + 1
     logger.info("Task %s: %s of %s started, attempt %s", task.request.id, schedule, date, attempt)
@@ -71,7 +87,7 @@ def _reminders_task_run(task, *, schedule: str, business_date: str | None, kinds
             "Task %s: %s of %s hit a database error on attempt %s: %s", task.request.id, schedule, date, attempt, error
         )
         _run_record(run, error=error)
-        _retry(task, date=date, error=error)
+        _retry(task, date=date, error=error, extra_kwargs=retry_kwargs)
 
     _run_record(run, result=result)
     logger.info(
@@ -88,7 +104,12 @@ def _reminders_task_run(task, *, schedule: str, business_date: str | None, kinds
         result.failed,
     )
     if result.failed:
-        _retry(task, date=date, error=RemindersIncompleteError(f"{result.failed} reminder mails of {date} failed"))
+        _retry(
+            task,
+            date=date,
+            error=RemindersIncompleteError(f"{result.failed} reminder mails of {date} failed"),
+            extra_kwargs=retry_kwargs,
+        )
     return result.as_dict()
 
 
@@ -107,7 +128,7 @@ def _run_record(run: ReminderRun, *, result: ReminderRunResult | None = None, er
         logger.warning("Reminder run %s of %s: recording its outcome failed: %s", run.pk, run.schedule, save_error)
 
 
-def _retry(task, *, date: datetime.date, error: Exception) -> NoReturn:
+def _retry(task, *, date: datetime.date, error: Exception, extra_kwargs: dict | None = None) -> NoReturn:
     """Schedule the task again for the same business date, or log the final failure and
     re-raise `error` once the retries are used up."""
     if task.request.retries >= task.max_retries:
@@ -124,7 +145,8 @@ def _retry(task, *, date: datetime.date, error: Exception) -> NoReturn:
     )
     logger.info("Task %s: reminders of %s retry in %s s", task.request.id, date, countdown)
     # The date is passed explicitly, so a retry after midnight still sends the same day's mails.
-    raise task.retry(kwargs={"business_date": date.isoformat()}, exc=error, countdown=countdown)
+    kwargs = {"business_date": date.isoformat(), **(extra_kwargs or {})}
+    raise task.retry(kwargs=kwargs, exc=error, countdown=countdown)
 
 
 @shared_task(name="campaigns.create_due_follow_ups", acks_late=True)
