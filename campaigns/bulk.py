@@ -10,6 +10,7 @@ extend the tasks of their branch subtree, within that subtree. Cancelling stays 
 platform, like every other cancellation (see `services.PLATFORM_MOVES`)."""
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -98,6 +99,9 @@ def bulk_snapshot_encode(tasks: QuerySet[FollowUpTask]) -> str:
     return ",".join(f"{pk}:{version}" for pk, version in tasks.order_by("pk").values_list("pk", "version"))
 
 
+SNAPSHOT_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
 def bulk_snapshot_decode(text: str) -> dict[int, int]:
     """Parse a snapshot made by `bulk_snapshot_encode` into {task id: version}.
 
@@ -109,7 +113,9 @@ def bulk_snapshot_decode(text: str) -> dict[int, int]:
         if not item:
             continue
         task_id, _separator, version = item.partition(":")
-        if not (task_id.isdigit() and version.isdigit()):
+        # ASCII digits only: str.isdigit() also accepts "²", which int() rejects. The length
+        # limit keeps ids and versions inside the databases' 64-bit integers.
+        if not (SNAPSHOT_NUMBER.fullmatch(task_id) and SNAPSHOT_NUMBER.fullmatch(version)):
             raise BulkInvalid(
                 _("Item %(position)s of the task list, “%(item)s”, is invalid: expected a task id and a version "
                   "such as 12:3. Open the bulk change from the task list again.")

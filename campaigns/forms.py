@@ -1,5 +1,5 @@
 from django import forms
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -10,6 +10,10 @@ from portal.models import Leave
 
 from .models import Campaign, Channel, Outcome, Segment
 from .services import TARGETING_FIELDS
+
+# Upper bounds of the contact-fatigue thresholds: 1,000 open tasks and ten years.
+FATIGUE_MAX_OPEN_TASKS = 1000
+FATIGUE_MAX_DAYS = 3650
 
 
 class SegmentForm(BootstrapFormMixin, forms.Form):
@@ -51,6 +55,11 @@ class CampaignForm(BootstrapFormMixin, forms.ModelForm):
         for name in ("fatigue_max_open_tasks", "fatigue_contact_days"):
             self.fields[name].min_value = 1
             self.fields[name].validators.append(MinValueValidator(1))
+        # SQLite enforces no range on small integers, so the form sets the upper bounds itself.
+        for name, maximum in (("fatigue_max_open_tasks", FATIGUE_MAX_OPEN_TASKS), ("fatigue_contact_days", FATIGUE_MAX_DAYS)):
+            self.fields[name].max_value = maximum
+            self.fields[name].widget.attrs["max"] = maximum
+            self.fields[name].validators.append(MaxValueValidator(maximum))
         if self.instance.pk and self.instance.status != Campaign.Status.DRAFT:
             for name in TARGETING_FIELDS:
                 self.fields[name].disabled = True

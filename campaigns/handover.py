@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone, translation
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # Days a receiving client manager has to introduce themselves to a customer.
 HANDOVER_INTRODUCTION_DAYS = 14
+# Longest leaver name put into the introduction campaign's name.
+LEAVER_NAME_MAX_LENGTH = 60
 
 
 class HandoverRejected(CampaignServiceError):
@@ -288,10 +291,12 @@ def _introductions_create(*, plan: HandoverPlan, actor: User) -> Campaign | None
     today = timezone.localdate()
     due_on = today + timedelta(days=HANDOVER_INTRODUCTION_DAYS)
     leaver = plan.leaver
+    # The name goes into the campaign's 200-character name, so a very long one is shortened.
+    leaver_name = Truncator(str(leaver)).chars(LEAVER_NAME_MAX_LENGTH)
     # Stored data, so written in the portal's default language rather than the operator's.
     with translation.override(settings.LANGUAGE_CODE):
         campaign = Campaign.objects.create(
-            name=_("Introduce the new client manager – %(user)s – %(date)s") % {"user": leaver, "date": today.isoformat()},
+            name=_("Introduce the new client manager – %(user)s – %(date)s") % {"user": leaver_name, "date": today.isoformat()},
             objective=_("Introduce yourself to the customers you took over from %(user)s.") % {"user": leaver},
             talking_points=_(
                 "Tell the customer that you are their new client manager, replacing %(user)s, and how to reach you."

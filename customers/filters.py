@@ -80,7 +80,8 @@ class CustomerFilterForm(forms.Form):
 
 
 # The value of the roster_change filter: a roster import's id and a RosterChange.Kind.
-ROSTER_CHANGE_PATTERN = re.compile(r"^(\d+):([a-z_]+)$")
+# At most 18 ASCII digits, so the id fits the databases' 64-bit integers.
+ROSTER_CHANGE_PATTERN = re.compile(r"^([0-9]{1,18}):([a-z_]+)$")
 
 
 class RosterChangeField(forms.CharField):

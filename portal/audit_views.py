@@ -12,12 +12,13 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
-from django_tables2 import LazyPaginator, RequestConfig
+from django_tables2 import RequestConfig
 
 from .audit import PAGE_OBJECT_TYPE
 from .audit_signals import AUDITED_MODELS, USER_OBJECT_TYPE
 from .exports import EXPORT_FORMATS, export_table
 from .models import AuditEvent, Role
+from .pagination import BoundedLazyPaginator
 from .permissions import role_required
 
 # Labels of the detail keys that entries other than record changes carry.
@@ -93,6 +94,23 @@ def local_time_with_offset(value) -> str:
     return timezone.localtime(value).isoformat(sep=" ", timespec="seconds")
 
 
+class BoundedDateRangeField(django_filters.fields.DateRangeField):
+    """A date range whose ends lie between the years 1900 and 2999. Dates near the ends of the
+    calendar, such as 0001-01-01, overflow when made time-zone aware."""
+
+    def compress(self, data_list):
+        for day in data_list or []:
+            if day and not 1900 <= day.year <= 2999:
+                raise forms.ValidationError(
+                    _("Invalid date %(date)s: choose a date between 1900 and 2999."), params={"date": day.isoformat()}
+                )
+        return super().compress(data_list)
+
+
+class BoundedDateFromToRangeFilter(django_filters.DateFromToRangeFilter):
+    field_class = BoundedDateRangeField
+
+
 class AuditEventFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter(label=_("User"), method="filter_actor")
     action = django_filters.ChoiceFilter(
@@ -102,7 +120,7 @@ class AuditEventFilter(django_filters.FilterSet):
         label=_("Record type"), choices=object_type_choices, widget=forms.Select(attrs={"class": "form-select"})
     )
     object_id = django_filters.CharFilter(label=_("Record id"), widget=forms.TextInput(attrs={"class": "form-control"}))
-    created_at = django_filters.DateFromToRangeFilter(
+    created_at = BoundedDateFromToRangeFilter(
         label=_("Date (from, to)"),
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date", "class": "form-control"}),
     )
@@ -188,6 +206,6 @@ def audit_log_list(request):
         RequestConfig(request, paginate=False).configure(table)
         return export_table(table, export_format, "audit-log")
     RequestConfig(
-        request, paginate={"paginator_class": LazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
+        request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
     ).configure(table)
     return render(request, "portal/audit_log.html", {"filter": audit_filter, "table": table})

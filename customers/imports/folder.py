@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 
 from customers.models import RosterImport
 from customers.services import CommitMode
@@ -112,8 +113,31 @@ def roster_folder_import(*, folder: Path | str | None = None, settle_seconds: in
         except FileNotFoundError:
             # Another worker claimed it between the listing and the move.
             continue
-        results.append(folder_file_import(claimed, folder=folder))
+        try:
+            results.append(folder_file_import(claimed, folder=folder))
+        except Exception as error:  # noqa: BLE001 - one broken file must not stop the rest or stay claimed
+            results.append(folder_file_fail(claimed, folder=folder, error=error))
     return results
+
+
+def folder_file_fail(path: Path, *, folder: Path, error: Exception) -> FolderFileResult:
+    """Move a file whose import raised an unexpected error into failed/ and record the failure,
+    so it neither stays in processing/ for good nor leaves its history entry unfinished."""
+    logger.exception("Folder import: %s failed unexpectedly", path.name)
+    message = f"{type(error).__name__}: {error}"
+    digest = file_sha256(path)
+    started = latest_folder_import(digest)
+    if started is not None and started.status == RosterImport.Status.UPLOADED:
+        RosterImport.objects.filter(pk=started.pk).update(
+            status=RosterImport.Status.FAILED, summary={**started.summary, "failure": message}, finished_at=timezone.now()
+        )
+        failed_id = started.pk
+    else:
+        failed_id = roster_file_failure_record(
+            path=path, user=None, source=ImportSource.FOLDER, options={"sha256": digest}, message=message
+        ).pk
+    file_move(path, folder / FAILED)
+    return FolderFileResult(name=path.name, outcome=FAILED, roster_import_id=failed_id, message=message)
 
 
 def folder_file_import(path: Path, *, folder: Path) -> FolderFileResult:

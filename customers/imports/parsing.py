@@ -156,6 +156,15 @@ def csv_read(*, data: bytes, delimiter: str = "", encoding: str = "") -> ParsedT
             % {"encoding": encoding}
         ) from error
     text = text.lstrip("\ufeff")
+    # Databases reject NUL characters in text, and no roster value contains one: a NUL means a
+    # binary file or a UTF-16 file read as another encoding.
+    nul_at = text.find("\x00")
+    if nul_at >= 0:
+        line = text.count("\n", 0, nul_at) + 1
+        raise FileFormatError(
+            _("Line %(line)s of the file contains a NUL character, which is not text. Save the file as CSV "
+              "(UTF-8 or GB18030) and upload it again.") % {"line": line}
+        )
     if delimiter:
         if delimiter not in DELIMITERS:
             raise FileFormatError(_("Invalid delimiter %(value)r: use a comma, a semicolon or tab.") % {"value": delimiter})

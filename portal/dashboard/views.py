@@ -5,11 +5,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
-from django_tables2 import LazyPaginator, RequestConfig
+from django_tables2 import RequestConfig
 
 from campaigns.selectors import campaign_get_for
 from portal.exports import EXPORT_FORMATS, export_table
 from portal.models import ExportLog, Role, SavedFilter
+from portal.pagination import BoundedLazyPaginator
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
 
 from .forms import DashboardFilterForm
@@ -279,6 +280,6 @@ def export_log_list(request):
     entries = ExportLog.objects.select_related("user").order_by("-started_at", "-id")
     table = ExportLogTable(entries)
     RequestConfig(
-        request, paginate={"paginator_class": LazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
+        request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
     ).configure(table)
     return render(request, "dashboard/export_log.html", {"table": table})

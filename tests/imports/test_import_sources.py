@@ -208,3 +208,36 @@ def test_folder_not_configured(settings, db):
     settings.ROSTER_IMPORT_FOLDER = ""
 
     assert roster_folder_import() == []
+
+
+def test_folder_file_with_nul_fails_cleanly(folder, branch_tree):
+    drop(folder, "a_nul.csv", HEADER + "001,\x00张三,BA,1000\n")
+    drop(folder, "b_good.csv", HEADER + "002,李四,BA,2000\n")
+
+    results = roster_folder_import()
+
+    outcomes = {result.name: result.outcome for result in results}
+    assert outcomes == {"a_nul.csv": FAILED, "b_good.csv": PROCESSED}
+    assert "Line 2" in results[0].message
+    assert "NUL" in results[0].message
+    assert (folder / FAILED / "a_nul.csv").exists()
+    assert not any((folder / "processing").glob("*"))
+    failed = RosterImport.objects.get(original_name="a_nul.csv")
+    assert failed.status == RosterImport.Status.FAILED
+    assert list(Customer.objects.values_list("customer_no", flat=True)) == ["002"]
+
+
+def test_folder_unexpected_error_moves_file(folder, branch_tree, monkeypatch):
+    drop(folder, "june.csv", HEADER + "001,张三,BA,1000\n")
+
+    def broken_commit(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("customers.imports.folder.roster_file_commit", broken_commit)
+    [result] = roster_folder_import()
+
+    assert result.outcome == FAILED
+    assert result.message == "RuntimeError: disk full"
+    assert (folder / FAILED / "june.csv").exists()
+    assert not any((folder / "processing").glob("*"))
+    assert RosterImport.objects.get().status == RosterImport.Status.FAILED

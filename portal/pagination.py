@@ -1,0 +1,20 @@
+"""Paginators shared by the list pages."""
+
+from django.core.paginator import EmptyPage
+from django.utils.translation import gettext as _
+from django_tables2 import LazyPaginator
+
+# A page number above this is rejected before it reaches the database, where its offset would
+# overflow a 64-bit integer on PostgreSQL or SQLite.
+MAX_PAGE_NUMBER = 10_000_000
+
+
+class BoundedLazyPaginator(LazyPaginator):
+    """django-tables2's LazyPaginator, which never counts the rows, with an upper bound on the
+    page number. RequestConfig answers an EmptyPage with the first page."""
+
+    def validate_number(self, number):
+        number = super().validate_number(number)
+        if number > MAX_PAGE_NUMBER:
+            raise EmptyPage(_("That page number is too large."))
+        return number
