@@ -11,7 +11,7 @@ MAX_PAGE_NUMBER = 10_000_000
 
 class BoundedLazyPaginator(LazyPaginator):
     """django-tables2's LazyPaginator, which never counts the rows, with an upper bound on the
-    page number. RequestConfig answers an EmptyPage with the first page."""
+    page number. RequestConfig shows the first page when it gets an EmptyPage."""
 
     def validate_number(self, number):
         number = super().validate_number(number)
