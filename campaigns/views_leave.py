@@ -88,7 +88,8 @@ class LeaveTable(tables.Table):
 def leave_list(request):
     """List the leave of the client managers in the user's scope (GET) or record a new one (POST)."""
     managers = leave_managers_for(user=request.user)
-    form = LeaveForm(request.POST or None, managers=managers)
+    # Leave is recorded only for active client managers: inactive ones get no tasks anyway.
+    form = LeaveForm(request.POST or None, managers=managers.filter(is_active=True))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -30,6 +30,18 @@ def test_leave_page_records_leave(client, users, actor_key):
     assert (leave.user, leave.starts_on, leave.ends_on, leave.note) == (users["manager_a1"], days(1), days(5), "Annual leave")
 
 
+def test_leave_form_offers_active_managers_only(client, users):
+    users["manager_a1"].is_active = False
+    users["manager_a1"].save()
+    client.force_login(users["platform"])
+
+    form = client.get(reverse("campaigns:leave_list")).context["form"]
+
+    offered = set(form.fields["user"].queryset)
+    assert users["manager_a"] in offered
+    assert users["manager_a1"] not in offered
+
+
 def test_supervisor_cannot_record_outside_subtree(client, users):
     client.force_login(users["supervisor_a"])
 
