@@ -40,6 +40,15 @@ DETAIL_LABELS = {
 }
 
 
+# Display names of the reason codes that refused-access entries store.
+REASON_LABELS = {
+    "permission_denied": _("permission denied"),
+    "csrf": _("CSRF check failed"),
+    "forbidden": _("forbidden"),
+    "not_found": _("not found or out of scope"),
+}
+
+
 def object_type_choices():
     """Return the record types entries are written for, with their display names."""
     labels = [*AUDITED_MODELS, "portal.ExportLog", USER_OBJECT_TYPE]
@@ -68,6 +77,22 @@ def _text(value) -> str:
     return "–" if value in (None, "") else str(value)
 
 
+def _value_text(object_type: str, name: str, value) -> str:
+    """Return a stored field value as the screens show it: the label of a choice (a status,
+    channel or outcome) and yes or no for a boolean, instead of the stored code."""
+    if value in (None, ""):
+        return _text(value)
+    try:
+        field = apps.get_model(object_type)._meta.get_field(name)
+    except (LookupError, ValueError, FieldDoesNotExist):
+        return _text(value)
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    return _text(value)
+
+
 def detail_summary(event: AuditEvent) -> str:
     """Return the entry's detail as one line: "field: before → after" for each changed
     field, then "name: value" for the other keys."""
@@ -80,10 +105,14 @@ def detail_summary(event: AuditEvent) -> str:
             parts.append(f"{label}: {_('changed keys')} {keys}")
         else:
             before, after = change
-            parts.append(f"{label}: {_text(before)} → {_text(after)}")
+            before_text = _value_text(event.object_type, name, before)
+            after_text = _value_text(event.object_type, name, after)
+            parts.append(f"{label}: {before_text} → {after_text}")
     for key, value in detail.items():
         if key == "changes":
             continue
+        if key == "reason" and value in REASON_LABELS:
+            value = REASON_LABELS[value]
         parts.append(f"{DETAIL_LABELS.get(key, key)}: {_text(value)}")
     return "; ".join(parts)
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_celery_beat.models import PeriodicTask
 
 from ..models import BeatHeartbeat, Reminder, ReminderRun
@@ -15,6 +16,15 @@ from .delivery import max_attempts
 HEARTBEAT_STALE_AFTER = datetime.timedelta(minutes=5)
 LEDGER_DAYS = 7
 FAILED_ROWS_SHOWN = 50
+# Display names of the portal's own schedules. A schedule's stored name is data that the
+# administrator can change in the admin, so the page shows it only for other tasks.
+SCHEDULE_LABELS = {
+    "campaigns.send_daily_reminders": _("Morning reminders (digests and escalations)"),
+    "campaigns.send_task_notices": _("Returned-task notices"),
+    "campaigns.beat_heartbeat": _("Beat heartbeat"),
+    "campaigns.create_due_follow_ups": _("Next follow-up tasks"),
+    "campaigns.create_care_tasks": _("Tier service standard care tasks"),
+}
 
 
 @dataclass
@@ -23,6 +33,10 @@ class ScheduleStatus:
 
     periodic_task: PeriodicTask
     last_run: ReminderRun | None
+
+    @property
+    def label(self) -> str:
+        return str(SCHEDULE_LABELS.get(self.periodic_task.task, self.periodic_task.name))
 
 
 @dataclass

@@ -196,3 +196,21 @@ def test_admin_offers_no_write_path(admin_client, users):
     # The refused requests add ACCESS_DENIED entries but change none of the earlier ones.
     assert after[: len(before)] == before
     assert all(row["action"] == AuditEvent.Action.ACCESS_DENIED for row in after[len(before):])
+
+
+def test_detail_shows_labels_not_codes():
+    from campaigns.models import FollowUpTask
+    from portal.audit_views import detail_summary
+
+    event = AuditEvent(
+        object_type="campaigns.followuptask",
+        detail={"changes": {"status": ["returned", "in_progress"], "sampled_for_verification": [None, True]}},
+    )
+    page_event = AuditEvent(object_type="page", detail={"reason": "permission_denied"})
+
+    summary = detail_summary(event)
+
+    assert f"{FollowUpTask.Status.RETURNED.label} → {FollowUpTask.Status.IN_PROGRESS.label}" in summary
+    assert "– → yes" in summary
+    assert "returned" not in summary
+    assert detail_summary(page_event).endswith("permission denied")

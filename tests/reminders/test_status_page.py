@@ -148,3 +148,20 @@ def test_notice_task_records_run(users):
     assert run.business_date == BUSINESS_DATE
     assert run.finished_at is not None
     assert (run.sent, run.failed, run.error) == (0, 0, "")
+
+
+def test_status_schedule_names_translated(client, users):
+    from django.utils import translation
+
+    client.force_login(users["admin"])
+    client.post(reverse("language_switch"), {"language": "zh-hans", "next": "/"})
+    with translation.override("zh-hans"):
+        expected = translation.gettext("Morning reminders (digests and escalations)")
+
+    response = client.get(reverse("reminders:status"))
+
+    body = response.content.decode()
+    assert response.status_code == HTTPStatus.OK
+    assert expected != "Morning reminders (digests and escalations)"
+    assert expected in body
+    assert "Morning reminders (digests and escalations)" not in body
