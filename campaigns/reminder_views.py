@@ -25,11 +25,19 @@ def reminder_status(request):
 def reminder_preferences(request):
     user = request.user
     form = ReminderPreferencesForm(
-        request.POST or None, initial={"language": user.language, "receive_digest": user.receive_digest}
+        request.POST or None,
+        initial={
+            "language": user.language,
+            "receive_digest": user.receive_digest,
+            "amount_in_wan": user.amount_in_wan,
+        },
     )
     if request.method == "POST" and form.is_valid():
         reminder_preferences_update(
-            user=user, language=form.cleaned_data["language"], receive_digest=form.cleaned_data["receive_digest"]
+            user=user,
+            language=form.cleaned_data["language"],
+            receive_digest=form.cleaned_data["receive_digest"],
+            amount_in_wan=form.cleaned_data["amount_in_wan"],
         )
         with override(user.language):
             messages.success(request, _("Your reminder preferences are saved."))

@@ -17,6 +17,7 @@ from customers.filters import customer_filter_apply
 from customers.models import Customer
 from portal.exports import EXPORT_FORMATS, export_table
 from customers.privacy import REVEALABLE_FIELDS
+from portal.htmx import htmx_table, render_list
 from portal.masking import mask_id_number, mask_phone
 from portal.models import Role
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
@@ -229,7 +230,12 @@ def task_list(request):
         RequestConfig(request, paginate=False).configure(table)
         return export_table(table, export_format, "tasks")
     RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
-    return render(request, "campaigns/task_list.html", {"filter": task_filter, "table": table})
+    return render_list(
+        request,
+        "campaigns/task_list.html",
+        "campaigns/partials/task_list_results.html",
+        {"filter": task_filter, "table": htmx_table(table)},
+    )
 
 
 @role_required(*CLIENT_MANAGERS)
@@ -272,7 +278,11 @@ def _render_task_detail(request, task, *, contact_form=None, return_form=None, s
         "is_overdue": task.status in services.ACTIVE_TASK_STATUSES and task.due_on < timezone.localdate(),
         "contacts": customer.contacts.select_related("recorded_by", "task__campaign")[:20],
         "events": task.events.select_related("actor"),
-        "contact_form": (contact_form or ContactForm(initial=version)) if can_record else None,
+        # The agreed follow-up date starts filled in, so recording another contact keeps it
+        # unless the client manager changes or clears it.
+        "contact_form": (
+            contact_form or ContactForm(initial={**version, "next_follow_up_on": task.next_follow_up_on})
+        ) if can_record else None,
         "return_form": (return_form or ReturnForm(initial=version)) if can_verify else None,
         "verify_form": TaskVersionForm(initial=version) if can_verify else None,
         "next_url": _next_url(request),

@@ -2,6 +2,7 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 
 from portal.masking import mask_id_number, mask_phone
+from portal.templatetags.portal_format import format_table_amount
 
 from .models import Customer
 
@@ -26,7 +27,8 @@ class CustomerTable(tables.Table):
         empty_text = _("No customers match.")
 
     def render_aum(self, value):
-        return f"{value:,.2f}"
+        # Exports use value_aum and keep the raw number.
+        return format_table_amount(self, value)
 
     def render_phone(self, value):
         return mask_phone(value)

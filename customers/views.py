@@ -7,6 +7,7 @@ from django_tables2 import RequestConfig
 
 from campaigns.selectors import task_list_for
 from portal.exports import EXPORT_FORMATS, export_table
+from portal.htmx import htmx_table, render_list
 from portal.masking import mask_email, mask_id_number, mask_phone
 from portal.permissions import STAFF_WITH_CUSTOMERS, role_required
 
@@ -29,10 +30,11 @@ def customer_list(request):
         RequestConfig(request, paginate=False).configure(table)
         return export_table(table, export_format, "customers")
     RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
-    return render(
+    return render_list(
         request,
         "customers/customer_list.html",
-        {"filter": customer_filter, "table": table},
+        "customers/partials/customer_list_results.html",
+        {"filter": customer_filter, "table": htmx_table(table)},
     )
 
 

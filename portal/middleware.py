@@ -1,4 +1,5 @@
-"""Middleware for the session lifetime and the Content-Security-Policy header."""
+"""Middleware for the session lifetime, the user's interface language and the
+Content-Security-Policy header."""
 
 import logging
 import secrets
@@ -6,6 +7,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.utils import translation
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,27 @@ class SessionLifetimeMiddleware:
             elif now - login_time > settings.SESSION_MAX_LIFETIME.total_seconds():
                 logger.info("Session of user %s expired after the maximum lifetime", request.user.pk)
                 logout(request)
+        return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """Activate the signed-in user's saved language (User.language) for the whole request.
+
+    LocaleMiddleware picks the language from the language cookie or Accept-Language, which is
+    right for the sign-in page but not for a user who signs in from another browser or whose
+    language an administrator changed. Must run after AuthenticationMiddleware. Anonymous
+    requests keep LocaleMiddleware's choice."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            language = user.language
+            if language in dict(settings.LANGUAGES) and translation.check_for_language(language):
+                translation.activate(language)
+                request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)
 
 

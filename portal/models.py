@@ -36,6 +36,11 @@ class User(AbstractUser):
         _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
     receive_digest = models.BooleanField(_("receive the morning digest"), default=True)
+    amount_in_wan = models.BooleanField(
+        _("show large amounts in 万元 (10,000 yuan)"),
+        default=False,
+        help_text=_("In the Chinese interface, amounts of 10,000 yuan or more are shown in 万元. Exports always contain the full amount."),
+    )
     capacity = models.PositiveIntegerField(
         _("capacity (open tasks)"),
         default=100,

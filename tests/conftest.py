@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from django.utils import translation
 
 from customers.models import Branch
 from portal.models import Role
@@ -36,6 +37,16 @@ def port_open(url: str, default_port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Start and end each test in LANGUAGE_CODE. Nothing deactivates the language that a
+    request activates (LocaleMiddleware, UserLanguageMiddleware), so a request by a user who
+    reads Chinese would otherwise turn the messages of the next test in the thread Chinese."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

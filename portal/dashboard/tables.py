@@ -12,6 +12,8 @@ from django.utils.translation import pgettext_lazy
 from campaigns.filters import UNKNOWN_KEY
 from campaigns.models import Outcome
 
+from portal.templatetags.portal_format import format_table_amount
+
 from .selectors import COMPLETED_STATUSES, WORK_STATUSES
 
 
@@ -317,7 +319,7 @@ class RosterFiguresTable(tables.Table):
         return format_html('<a href="{}">{}</a>', url, f"{value:,}")
 
     def render_aum(self, value):
-        return f"{value:,.0f}"
+        return format_table_amount(self, value)
 
     def value_customers(self, value):
         return value

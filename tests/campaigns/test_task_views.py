@@ -208,6 +208,19 @@ def test_record_contact_by_assignee(client, users, task_set):
     assert ContactRecord.objects.get(task=task).recorded_by == users["manager_a"]
 
 
+def test_contact_form_keeps_follow_up_date(client, users, task_set):
+    task = task_set["manager_a"]
+    agreed = datetime.date(2030, 1, 4)
+    FollowUpTask.objects.filter(pk=task.pk).update(next_follow_up_on=agreed)
+    client.force_login(users["manager_a"])
+
+    response = client.get(reverse("campaigns:task_detail", args=[task.pk]))
+
+    form = response.context["contact_form"]
+    assert form["next_follow_up_on"].value() == agreed
+    assert 'value="2030-01-04"' in str(form["next_follow_up_on"])
+
+
 def test_record_contact_other_manager_404(client, users, task_set):
     client.force_login(users["manager_b"])
     response = client.post(reverse("campaigns:task_record_contact", args=[task_set["manager_a"].pk]), contact_data())

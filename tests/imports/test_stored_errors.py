@@ -38,8 +38,10 @@ def previewed_in_english(users):
 
 
 def detail_page(client, user, roster_import, language):
+    # A signed-in user's pages are in the language saved on the user.
+    user.language = language
+    user.save(update_fields=["language"])
     client.force_login(user)
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     response = client.get(reverse("customers:import_detail", args=[roster_import.pk]))
     assert response.status_code == HTTPStatus.OK
     return response.content.decode()

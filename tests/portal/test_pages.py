@@ -16,8 +16,10 @@ def test_forbidden_page_in_layout(client, users):
 
 
 def test_not_found_page_in_chinese(client, users):
-    client.force_login(users["manager_a"])
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    manager = users["manager_a"]
+    manager.language = "zh-hans"
+    manager.save(update_fields=["language"])
+    client.force_login(manager)
     response = client.get("/customers/999999/")
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert "页面不存在" in response.content.decode()

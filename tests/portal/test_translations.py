@@ -1,6 +1,8 @@
 """The Chinese catalogue must be complete and compiled: users work in Chinese first."""
 
 import gettext
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,15 +11,17 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from tests.conftest import need
+
 LOCALE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 
-def read_po_entries(path: Path):
-    """Yield (flags, context, msgid, msgstr list) for every entry of a PO file, header excluded."""
+def parse_po_entries(text: str):
+    """Yield (flags, context, msgid, msgstr list) for every entry of a PO text, header and
+    obsolete ("#~") entries excluded. A plural entry has one msgstr per plural form."""
     entry = {"flags": "", "msgctxt": None, "msgid": None, "msgstr": []}
     current = None
-    lines = path.read_text(encoding="utf-8").splitlines() + [""]
-    for line in lines:
+    for line in text.splitlines() + [""]:
         if not line.strip():
             if entry["msgid"]:
                 yield entry["flags"], entry["msgctxt"], entry["msgid"], entry["msgstr"]
@@ -28,10 +32,10 @@ def read_po_entries(path: Path):
         elif line.startswith("#"):
             continue
         elif line.startswith("msgctxt "):
-            entry["msgctxt"] = eval(line[8:])  # noqa: S307
+            entry["msgctxt"] = eval(line[8:])  # noqa: S307 - a PO string literal is a C string literal
             current = "msgctxt"
         elif line.startswith("msgid "):
-            entry["msgid"] = eval(line[6:])  # noqa: S307 - a PO string literal is a C string literal
+            entry["msgid"] = eval(line[6:])  # noqa: S307
             current = "msgid"
         elif line.startswith("msgid_plural "):
             current = "plural"
@@ -40,20 +44,81 @@ def read_po_entries(path: Path):
             current = "msgstr"
         elif line.startswith('"'):
             value = eval(line)  # noqa: S307
-            if current == "msgid":
+            if current == "msgctxt":
+                entry["msgctxt"] += value
+            elif current == "msgid":
                 entry["msgid"] = (entry["msgid"] or "") + value
             elif current == "msgstr":
                 entry["msgstr"][-1] += value
 
 
-def test_catalogue_has_no_untranslated_or_fuzzy():
+def read_po_entries(path: Path):
+    return parse_po_entries(path.read_text(encoding="utf-8"))
+
+
+def catalogue_problems(entries) -> list[str]:
+    """List the fuzzy entries and the entries with a missing or empty translation, in any
+    plural form."""
     problems = []
-    for flags, _context, msgid, msgstrs in read_po_entries(LOCALE / "django.po"):
+    for flags, context, msgid, msgstrs in entries:
+        name = f"{context}|{msgid}" if context else msgid
         if "fuzzy" in flags:
-            problems.append(f"fuzzy: {msgid!r}")
-        elif not all(msgstrs):
-            problems.append(f"untranslated: {msgid!r}")
-    assert problems == []
+            problems.append(f"fuzzy: {name!r}")
+        elif not msgstrs or not all(msgstrs):
+            problems.append(f"untranslated: {name!r}")
+    return problems
+
+
+def test_catalogue_has_no_untranslated_or_fuzzy():
+    assert catalogue_problems(read_po_entries(LOCALE / "django.po")) == []
+
+
+def test_catalogue_check_finds_each_problem():
+    text = "\n".join(
+        [
+            'msgid ""',
+            'msgstr "Plural-Forms: nplurals=1; plural=0;\\n"',
+            "",
+            "#, fuzzy, python-format",
+            'msgid "Guessed %(name)s"',
+            'msgstr "猜的 %(name)s"',
+            "",
+            'msgctxt "object name"',
+            'msgid "Name"',
+            'msgstr ""',
+            "",
+            'msgid "%(count)s task"',
+            'msgid_plural "%(count)s tasks"',
+            'msgstr[0] ""',
+            "",
+            'msgid "No translation line"',
+            "",
+            'msgid ""',
+            '"Long text"',
+            'msgstr ""',
+            '"长文本"',
+            "",
+            '#~ msgid "Obsolete"',
+            '#~ msgstr ""',
+        ]
+    )
+    problems = catalogue_problems(parse_po_entries(text))
+    assert "fuzzy: 'Guessed %(name)s'" in problems
+    assert "untranslated: 'object name|Name'" in problems
+    assert "untranslated: '%(count)s task'" in problems
+    assert "untranslated: 'No translation line'" in problems
+    assert len(problems) == 4
+
+
+def test_catalogue_placeholders_match(tmp_path):
+    msgfmt = shutil.which("msgfmt")
+    need(msgfmt is not None, "msgfmt (GNU gettext) is not installed")
+    result = subprocess.run(
+        [msgfmt, "--check-format", "--check-header", "-o", str(tmp_path / "django.mo"), str(LOCALE / "django.po")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_compiled_catalogue_matches_source():

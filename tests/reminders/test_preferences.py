@@ -26,7 +26,7 @@ def test_preferences_page_for_every_role(client, users, role):
     response = client.get(PREFERENCES_URL)
 
     assert response.status_code == HTTPStatus.OK
-    assert response.context["form"].initial == {"language": "en", "receive_digest": True}
+    assert response.context["form"].initial == {"language": "en", "receive_digest": True, "amount_in_wan": False}
 
 
 def test_preferences_saved(client, users, zh_hans_catalog):
