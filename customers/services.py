@@ -32,6 +32,7 @@ from .imports.report import ImportRejected, ImportReport
 from .imports.changes import ChangeSamples, change_state
 from .imports.rows import CheckedRow, rows_check
 from .imports.history import DEFAULT_AUM_DROP_PERCENT, roster_history_record
+from .imports.pipeline import PipelineStopped, roster_plan_copy
 from .imports.postgresql import roster_write_postgresql
 from .models import Branch, Customer, RosterImport, Tier
 from .selectors import tier_for_aum
@@ -133,14 +134,27 @@ def roster_import_commit(
     the roster diff (see roster_history_record), whose counts go to report.details["diff"],
     and calls `on_written` with the report, so a caller can record the outcome atomically.
 
-    The rows are checked before the write transaction opens, so `progress` (called with a
-    phase, rows done and rows in total) can store progress that other connections see. Inside
-    the transaction only the writing phase is reported. Checking outside changes no isolation
-    on PostgreSQL, whose READ COMMITTED reads see other commits either way, and keeps SQLite's
-    IMMEDIATE write lock short."""
+    On PostgreSQL without `progress`, the rows are checked and written in one pass inside the
+    transaction (roster_import_commit_pipelined), and a file with an invalid row falls back to
+    the path below. Otherwise the rows are checked before the write transaction opens, so
+    `progress` (called with a phase, rows done and rows in total) can store progress that
+    other connections see. Inside the transaction only the writing phase is reported.
+    Checking outside changes no isolation on PostgreSQL, whose READ COMMITTED reads see other
+    commits either way, and keeps SQLite's IMMEDIATE write lock short."""
     started = time.monotonic()
     actor = user.username if user else "command line"
     total = len(table.rows)
+    # NOTE: progress is stored through this connection, which the one pass keeps busy with a
+    # COPY inside the transaction, so imports that report progress (the web upload's worker)
+    # still check the whole file before writing.
+    if connection.vendor == "postgresql" and progress is None:
+        report = roster_import_commit_pipelined(
+            table=table, mapping=mapping, user=user, default_branch=default_branch, roster_import=roster_import,
+            complete_roster=complete_roster, aum_drop_percent=aum_drop_percent, on_written=on_written, started=started,
+        )
+        if report is not None:
+            roster_import_log(actor=actor, report=report)
+            return report
     plan = roster_import_plan(
         table=table, mapping=mapping, default_branch=default_branch, error_limit=error_limit,
         progress=(lambda done: progress("checking", done, total)) if progress else None,
@@ -182,16 +196,54 @@ def roster_import_commit(
                 complete_roster=complete_roster,
                 aum_drop_percent=aum_drop_percent,
             )
-        roster_import_audit(user=user, report=report, plan=plan, roster_import=roster_import)
-        report.committed = True
-        report.seconds = time.monotonic() - started
-        if on_written is not None:
-            on_written(report)
+        roster_import_finish(
+            user=user, report=report, plan=plan, roster_import=roster_import, started=started, on_written=on_written
+        )
+    roster_import_log(actor=actor, report=report)
+    return report
+
+
+def roster_import_commit_pipelined(
+    *, table, mapping, user, default_branch, roster_import, complete_roster, aum_drop_percent, on_written, started,
+) -> ImportReport | None:
+    """Write a roster file whose rows are all valid while checking it (see imports/pipeline.py)
+    and return its report. At the first row error, roll back and return None, so that
+    roster_import_commit plans the file again and reports or skips the invalid rows."""
+    try:
+        with garbage_collection_paused(), transaction.atomic():
+            plan, new_ids = roster_plan_copy(table=table, mapping=mapping, default_branch=default_branch)
+            plan.report.details["diff"] = roster_write_postgresql(
+                plan=plan,
+                tiers=list(Tier.objects.order_by("min_aum")),
+                taken_on=timezone.localdate(),
+                roster_import=roster_import,
+                complete_roster=complete_roster,
+                aum_drop_percent=aum_drop_percent,
+                new_ids=new_ids,
+            )
+            roster_import_finish(
+                user=user, report=plan.report, plan=plan, roster_import=roster_import, started=started, on_written=on_written
+            )
+    except PipelineStopped as stopped:
+        logger.info("Roster import: one-pass write rolled back (%s), checking the whole file first", stopped)
+        return None
+    return plan.report
+
+
+def roster_import_finish(*, user, report, plan, roster_import, started, on_written) -> None:
+    """Audit the import's writes, mark the report committed and call `on_written`, inside the write transaction."""
+    roster_import_audit(user=user, report=report, plan=plan, roster_import=roster_import)
+    report.committed = True
+    report.seconds = time.monotonic() - started
+    if on_written is not None:
+        on_written(report)
+
+
+def roster_import_log(*, actor: str, report: ImportReport) -> None:
     logger.info(
         "Roster import by %s committed: %s new, %s changed, %s unchanged, %s invalid in %.1f s",
         actor, report.new, report.changed, report.unchanged, report.invalid, report.seconds,
     )
-    return report
 
 
 def roster_import_audit(*, user, report, plan, roster_import) -> None:
@@ -275,25 +327,10 @@ def roster_plan_build(
     change_samples = ChangeSamples(references=references, tiers=tiers)
     for row in checked_rows:
         if not row.errors:
-            customer = existing.get(row.values["customer_no"])
-            if customer is None:
-                new_customer = customer_build(
-                    row=row, default_branch=default_branch, tier_for=tier_for, defaults=defaults, now=now
-                )
-                if new_customer is not None:
-                    plan.new.append(new_customer)
-            else:
-                plan.before[customer.customer_no] = (customer.aum, customer.tier_id)
-                previous = change_state(customer)
-                changed_fields = customer_apply(customer=customer, row=row, tier_for=tier_for)
-                if changed_fields:
-                    customer.updated_at = now
-                    plan.changed.append(customer)
-                    plan.changed_fields |= changed_fields
-                    change_samples.add(customer=customer, previous=previous, changed_fields=changed_fields)
-                else:
-                    plan.unchanged.append(customer)
-                    report.unchanged += 1
+            row_plan_add(
+                plan=plan, row=row, customer=existing.get(row.values["customer_no"]), default_branch=default_branch,
+                tier_for=tier_for, defaults=defaults, now=now, change_samples=change_samples,
+            )
         if row.errors:
             report.invalid += 1
             for error in row.errors:
@@ -303,6 +340,33 @@ def roster_plan_build(
     report.changed = len(plan.changed)
     report.details["changes"] = change_samples.as_summary()
     return plan
+
+
+def row_plan_add(
+    *, plan: RosterPlan, row: CheckedRow, customer: Customer | None, default_branch: Branch | None,
+    tier_for: Callable[[Decimal], Tier | None], defaults: dict[str, object], now, change_samples: ChangeSamples,
+) -> dict[str, object] | None:
+    """Add the write of a row without errors to `plan`: a new customer when `customer` (the
+    existing one with the row's number) is None, else a change or an unchanged customer.
+    Returns the new customer's values, or None. A new customer without any branch records a
+    row error instead."""
+    if customer is None:
+        new_customer = customer_build(row=row, default_branch=default_branch, tier_for=tier_for, defaults=defaults, now=now)
+        if new_customer is not None:
+            plan.new.append(new_customer)
+        return new_customer
+    plan.before[customer.customer_no] = (customer.aum, customer.tier_id)
+    previous = change_state(customer)
+    changed_fields = customer_apply(customer=customer, row=row, tier_for=tier_for)
+    if changed_fields:
+        customer.updated_at = now
+        plan.changed.append(customer)
+        plan.changed_fields |= changed_fields
+        change_samples.add(customer=customer, previous=previous, changed_fields=changed_fields)
+    else:
+        plan.unchanged.append(customer)
+        plan.report.unchanged += 1
+    return None
 
 
 @dataclass(frozen=True)
@@ -453,8 +517,11 @@ def customers_by_number(*, numbers: list[str], only: tuple[str, ...] = ()) -> di
         chunk = numbers[start:start + chunk_size]
         if postgresql:
             # One array parameter instead of one parameter per number, which PostgreSQL
-            # would parse and plan as a list of thousands of literals.
-            customers = Customer.objects.filter(customer_no__in=RawSQL("SELECT unnest(%s::varchar[])", [chunk]))
+            # would parse and plan as a list of thousands of literals. "= ANY" takes half
+            # the time of "IN (SELECT unnest(...))" for 100,000 numbers.
+            customers = Customer.objects.filter(
+                RawSQL("customer_no = ANY(%s::varchar[])", [chunk], output_field=models.BooleanField())
+            )
         else:
             customers = Customer.objects.filter(customer_no__in=chunk)
         if only:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from django.utils.translation import gettext_noop
 
 from .mapping import IGNORE, ImportField, extra_columns, fields_by_name, mapping_validate
-from .parsing import ParsedTable
+from .parsing import ParsedRow, ParsedTable
 from .report import RowError
 from .values import DAMAGE_MESSAGES, ROUNDED_MESSAGE, ValueInvalid, rounded_by_excel, text_normalize
 
@@ -50,23 +50,16 @@ STORED_DUPLICATE_MESSAGE = gettext_noop("Duplicate customer number: it already a
 PROGRESS_EVERY = 5000
 
 
-def rows_check(
-    *,
-    table: ParsedTable,
-    mapping: dict[str, str],
-    fields: list[ImportField],
-    progress: Callable[[int], None] | None = None,
-) -> list[CheckedRow]:
-    """Return each data row with its parsed values and errors. `progress`, when given, is
-    called with the number of rows checked so far every PROGRESS_EVERY rows.
-
-    Checks the field count, every mapped value, required fields and that a customer number
-    appears only once: every row of a repeated number gets an error naming all its rows, so
-    none of them is written. Raises MappingInvalid before the first row if the mapping is unusable."""
+def row_checker(
+    *, table: ParsedTable, mapping: dict[str, str], fields: list[ImportField]
+) -> Callable[[ParsedRow], CheckedRow]:
+    """Return a function that checks one parsed row: its field count, every mapped value and
+    the required fields. The file-wide checks (repeated customer numbers, Excel rounding per
+    column) are left to the caller. Raises MappingInvalid if the mapping is unusable."""
     field_columns = mapping_validate(mapping=mapping, headers=table.headers, fields=fields)
     known = fields_by_name(fields)
     # (field name, column index, header, parser, required) per mapped field, read once so the
-    # loop below does no lookups per cell.
+    # function below does no lookups per cell.
     columns = [
         (
             field_name,
@@ -82,23 +75,18 @@ def rows_check(
         for header, index in extra_columns(mapping=mapping, headers=table.headers)
         if mapping.get(header) != IGNORE
     ]
-    rows_of_customer: dict[str, list[int]] = {}
-    checked_rows: list[CheckedRow] = []
+    missing_message = gettext_noop("Missing value: this field is required.")
 
-    for position, parsed in enumerate(table.rows, start=1):
-        if progress is not None and position % PROGRESS_EVERY == 0:
-            progress(position)
+    def check(parsed: ParsedRow) -> CheckedRow:
         if parsed.field_count_error:
             row = CheckedRow(parsed.number)
-            checked_rows.append(row)
             row.error(
                 column="", value="", msgid=parsed.field_count_error.msgid, params=parsed.field_count_error.params
             )
-            continue
+            return row
 
         cells = parsed.values
         row = CheckedRow(parsed.number, cells, field_columns)
-        checked_rows.append(row)
         row_values = row.values
         for field_name, index, header, parse, required in columns:
             text = cells[index]
@@ -108,11 +96,39 @@ def rows_check(
                 except ValueInvalid as error:
                     row.error(column=header, value=text, msgid=error.msgid, params=error.params)
             elif required:
-                row.error(column=header, value=text, msgid=gettext_noop("Missing value: this field is required."))
+                row.error(column=header, value=text, msgid=missing_message)
 
         for header, index in kept_extras:
             row.extra[header] = cells[index]
+        return row
 
+    return check
+
+
+def rows_check(
+    *,
+    table: ParsedTable,
+    mapping: dict[str, str],
+    fields: list[ImportField],
+    progress: Callable[[int], None] | None = None,
+) -> list[CheckedRow]:
+    """Return each data row with its parsed values and errors. `progress`, when given, is
+    called with the number of rows checked so far every PROGRESS_EVERY rows.
+
+    Checks the field count, every mapped value, required fields and that a customer number
+    appears only once: every row of a repeated number gets an error naming all its rows, so
+    none of them is written. Raises MappingInvalid before the first row if the mapping is unusable."""
+    field_columns = mapping_validate(mapping=mapping, headers=table.headers, fields=fields)
+    known = fields_by_name(fields)
+    check = row_checker(table=table, mapping=mapping, fields=fields)
+    rows_of_customer: dict[str, list[int]] = {}
+    checked_rows: list[CheckedRow] = []
+
+    for position, parsed in enumerate(table.rows, start=1):
+        if progress is not None and position % PROGRESS_EVERY == 0:
+            progress(position)
+        row = check(parsed)
+        checked_rows.append(row)
         customer_no = row.values.get("customer_no")
         if customer_no:
             rows_of_customer.setdefault(customer_no, []).append(row.number)

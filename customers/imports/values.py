@@ -257,12 +257,27 @@ def identifier_damage_check(text: str, *, check_rounding: bool = True) -> None:
         raise ValueInvalid(ROUNDED_MESSAGE)
 
 
+def plain_identifier(value: str) -> bool:
+    """Return True for a value of ASCII letters and digits that identifier_damage_check
+    accepts: it has no "e" of scientific notation and is not a string of more than 15 digits.
+    Such a value also needs no normalising, so parsers may skip both steps."""
+    return (
+        value.isascii()
+        and value.isalnum()
+        and "e" not in value
+        and "E" not in value
+        and not (len(value) > EXCEL_SIGNIFICANT_DIGITS and value.isdigit())
+    )
+
+
 def identifier_parser(max_length: int):
     """Return a parser for identifiers such as customer numbers: text kept as it is (trimmed,
     full-width characters folded, leading zeros kept), rejected when Excel has damaged it."""
     text_parse = text_parser(max_length)
 
     def parse(value: str) -> str:
+        if plain_identifier(value):
+            return text_parse(value)
         text = text_normalize(value)
         identifier_damage_check(text)
         return text_parse(text)
@@ -301,7 +316,11 @@ def id_number_parse(value: str) -> str:
     About one valid number in 1,100 ends in three zeros, like a number Excel has rounded, so
     that shape is not rejected here: the check character rejects 10 in 11 rounded numbers, and
     rows_check rejects the rest when other values of the same column show Excel damage."""
-    text = text_normalize(value).replace(" ", "").upper()
+    if len(value) == 18 and value.isascii() and ID_NUMBER_18_PATTERN.match(value):
+        # Already ASCII, upper case and without spaces, so normalising would not change it.
+        text = value
+    else:
+        text = text_normalize(value).replace(" ", "").upper()
     # Scientific notation contains an E and a decimal tail contains a dot, so a number of
     # 17 digits and a digit or X needs no damage check.
     if not ID_NUMBER_18_PATTERN.match(text):

@@ -192,3 +192,42 @@ def test_amount_plain_shortcut(text, expected):
 def test_iso_date_shortcut_rejects_impossible_day():
     with pytest.raises(values.ValueInvalid, match="out of range"):
         values.date_parse("2024-02-30")
+
+
+def identifier_parse_general(text: str, max_length: int = 32) -> str | None:
+    """identifier_parser without its plain_identifier shortcut, or None when it rejects `text`."""
+    normalised = values.text_normalize(text)
+    try:
+        values.identifier_damage_check(normalised)
+        return values.text_parser(max_length)(normalised)
+    except values.ValueInvalid:
+        return None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "B000000001", "00012", "123456789012345", "1234567890123456", "4403000000000000000", "4E17", "4e17",
+        "12345.0", "ABC", "A" * 33, "１２３", " 00012 ", "AB-12", "4.403E+17",
+    ],
+)
+def test_identifier_shortcut_agrees_with_checks(text):
+    try:
+        parsed = values.identifier_parser(32)(text)
+    except values.ValueInvalid:
+        parsed = None
+
+    assert parsed == identifier_parse_general(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("11010519491231002X", "11010519491231002X"),
+        ("11010519491231002x", "11010519491231002X"),
+        ("１１０１０５１９４９１２３１００２Ｘ", "11010519491231002X"),
+        (" 110105 19491231 002X ", "11010519491231002X"),
+    ],
+)
+def test_id_number_shortcut_same_result(text, expected):
+    assert values.id_number_parse(text) == expected
