@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from .ldap_config import BACKEND as LDAP_BACKEND
@@ -51,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response (redirects and rejections too) gets an X-Request-ID and a log line.
+    "portal.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -59,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After sign-in the user's saved language replaces LocaleMiddleware's cookie or browser choice.
+    "portal.middleware.UserLanguageMiddleware",
     # Gives the audit trail the request's user and address, and records refused access.
     "portal.audit.AuditMiddleware",
     "portal.middleware.SessionLifetimeMiddleware",
@@ -194,6 +199,13 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# portal/formats overrides Django's number formats: Django's zh_Hans groups digits by four
+# without a separator, while Chinese bank statements group by three with commas.
+FORMAT_MODULE_PATH = ["portal.formats"]
+# Off on purpose: with it on, every integer a template prints is grouped, including ids in
+# data- attributes and page numbers in links. Amounts and counts are grouped explicitly with
+# the `amount` filter (portal/templatetags/portal_format.py) or intcomma.
+USE_THOUSAND_SEPARATOR = False
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
@@ -229,6 +241,15 @@ PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 # Redis is the broker wherever REDIS_URL is set. The quick start sets no REDIS_URL and uses
 # kombu's file-system transport, which needs no server.
 REDIS_URL = os.environ.get("REDIS_URL") or ""
+# The cache is shared by every web process and worker when it lives in Redis. Nothing may keep
+# shared state in a process's memory: sessions are in the database (Django's default engine),
+# and so are django-axes' failure counts (its default database handler). Without Redis the quick
+# start runs one web process, so a process-local cache is enough there. The production settings
+# use the database cache instead when REDIS_URL is empty.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "portal"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
@@ -259,26 +280,52 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portal@bank.example")
 
-# Every handler masks phone numbers, ID numbers and e-mail addresses (portal.logging). Django's
-# own default handlers have no such filter, so the "django" logger drops them and hands its
-# records to the root handler, and runserver's request lines get a masked handler of their own.
+# Every handler masks phone numbers, ID numbers, e-mail addresses and balances (portal.logging)
+# and carries the request id, Celery task id and user id. Django's own default handlers have no
+# such filters, so the "django" logger drops them and hands its records to the root handler, and
+# runserver's request lines get a masked handler of their own. LOG_FORMAT chooses one JSON object
+# per line (json, the production default) or plain text (plain, the default elsewhere), and
+# LOG_STREAM the stream (stdout, the production default, or stderr, the default elsewhere).
+LOG_FORMATS = ("json", "plain")
+LOG_STREAMS = ("stdout", "stderr")
+
+
+def log_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"Invalid {name} {value!r}: use one of {', '.join(choices)}.")
+    return value
+
+
+LOG_FORMAT = log_choice("LOG_FORMAT", "plain", LOG_FORMATS)
+LOG_STREAM = log_choice("LOG_STREAM", "stderr", LOG_STREAMS)
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_personal_data": {"()": "portal.logging.MaskPersonalDataFilter"}},
+    "filters": {
+        "request_context": {"()": "portal.logging.RequestContextFilter"},
+        "mask_personal_data": {"()": "portal.logging.MaskPersonalDataFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "portal.log_json.JsonFormatter"},
         "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_personal_data"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": f"ext://sys.{LOG_STREAM}",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context", "mask_personal_data"],
+        },
         "django.server": {
             "class": "logging.StreamHandler",
             "formatter": "django.server",
-            "filters": ["mask_personal_data"],
+            "filters": ["request_context", "mask_personal_data"],
         },
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},

@@ -1,7 +1,9 @@
 """Settings for production: every secret comes from the environment, with no default."""
 
+import copy
+
 from .base import *  # noqa: F401,F403
-from .base import env_bool, env_int, env_list, os
+from .base import LOG_FORMATS, LOG_STREAMS, LOGGING, REDIS_URL, env_bool, env_int, env_list, log_choice, os
 
 SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 DEBUG = False
@@ -41,3 +43,21 @@ if not SECURE_HSTS_PRELOAD:
     # The portal runs on an intranet host name, which the browsers' public HSTS preload list
     # cannot contain, so the deploy check's advice to preload does not apply.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Every web process and worker must see the same sessions, lockout counts and cache, so none of
+# them may live in a process's memory. Sessions and django-axes' failure counts are stored in the
+# database, set here explicitly so that no later default moves them. Without Redis the cache is
+# the database table that `manage.py createcachetable` creates.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+if not REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "portal_cache"}}
+
+# One JSON object per line on standard output, where systemd's journal or a container runtime
+# collects it. LOG_FORMAT=plain and LOG_STREAM=stderr switch back, for a command whose report
+# goes to standard output.
+LOG_FORMAT = log_choice("LOG_FORMAT", "json", LOG_FORMATS)
+LOG_STREAM = log_choice("LOG_STREAM", "stdout", LOG_STREAMS)
+# A copy, because the base module's dictionary is shared with every module that imported it.
+LOGGING = copy.deepcopy(LOGGING)
+LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, stream=f"ext://sys.{LOG_STREAM}")
