@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 # Days a receiving client manager has to introduce themselves to a customer.
 HANDOVER_INTRODUCTION_DAYS = 14
-# Longest leaver name put into the introduction campaign's name.
+# Maximum length of the leaver's name inside the introduction campaign's 200-character name.
 LEAVER_NAME_MAX_LENGTH = 60
 
 
