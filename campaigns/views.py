@@ -20,6 +20,7 @@ from customers.privacy import REVEALABLE_FIELDS
 from portal.htmx import htmx_table, render_list
 from portal.masking import mask_id_number, mask_phone
 from portal.models import Role
+from portal.pagination import BoundedLazyPaginator, list_is_filtered
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
 
 from . import services
@@ -229,12 +230,15 @@ def task_list(request):
     if export_format in EXPORT_FORMATS:
         RequestConfig(request, paginate=False).configure(table)
         return export_table(table, export_format, "tasks")
-    RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
+    RequestConfig(
+        request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
+    ).configure(table)
+    total = filtered.count() if list_is_filtered(request) else None
     return render_list(
         request,
         "campaigns/task_list.html",
         "campaigns/partials/task_list_results.html",
-        {"filter": task_filter, "table": htmx_table(table)},
+        {"filter": task_filter, "table": htmx_table(table), "list_total": total},
     )
 
 

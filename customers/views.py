@@ -9,6 +9,7 @@ from campaigns.selectors import task_list_for
 from portal.exports import EXPORT_FORMATS, export_table
 from portal.htmx import htmx_table, render_list
 from portal.masking import mask_email, mask_id_number, mask_phone
+from portal.pagination import BoundedLazyPaginator, list_is_filtered
 from portal.permissions import STAFF_WITH_CUSTOMERS, role_required
 
 from .filters import CustomerFilter
@@ -29,12 +30,15 @@ def customer_list(request):
     if export_format in EXPORT_FORMATS:
         RequestConfig(request, paginate=False).configure(table)
         return export_table(table, export_format, "customers")
-    RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
+    RequestConfig(
+        request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
+    ).configure(table)
+    total = rows.count() if list_is_filtered(request) else None
     return render_list(
         request,
         "customers/customer_list.html",
         "customers/partials/customer_list_results.html",
-        {"filter": customer_filter, "table": htmx_table(table)},
+        {"filter": customer_filter, "table": htmx_table(table), "list_total": total},
     )
 
 

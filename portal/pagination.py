@@ -18,3 +18,13 @@ class BoundedLazyPaginator(LazyPaginator):
         if number > MAX_PAGE_NUMBER:
             raise EmptyPage(_("That page number is too large."))
         return number
+
+
+# Query parameters that page, sort or export a list without filtering it.
+NON_FILTER_PARAMETERS = {"page", "sort", "_export", "table"}
+
+
+def list_is_filtered(request) -> bool:
+    """Tell whether the request filters its list. Only a filtered list shows its total: the lazy
+    paginator never counts, and counting every row of a large table costs more than the page."""
+    return any(value for key, value in request.GET.items() if key not in NON_FILTER_PARAMETERS)
