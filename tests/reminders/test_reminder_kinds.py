@@ -217,8 +217,9 @@ def test_escalation_chain_by_working_days(chain, make_task):
         "sup_chain@bank.example",
         "sup_b@bank.example",
     ]
-    assert mail.outbox[0].subject == "Escalation: 1 task overdue by 1 working days or more"
-    assert "These follow-up tasks of yours are overdue" in mail.outbox[0].body
+    assert mail.outbox[0].subject == "Escalation: 1 task overdue by one working day or more"
+    assert "These follow-up tasks of yours are overdue by one working day or more." in mail.outbox[0].body
+    assert "1 working days" not in mail.outbox[0].body
     assert "of your client managers" in mail.outbox[1].body
     assert "in a branch under yours" in mail.outbox[2].body
     assert "Chain Tang" in mail.outbox[2].body

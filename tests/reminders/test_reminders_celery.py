@@ -128,7 +128,7 @@ def test_worker_delivers_over_smtp_once(
 
     by_subject = {(recipients[0], message["Subject"]): message for recipients, message in received}
     assert sorted(by_subject) == [
-        ("cm_a@bank.example", "Escalation: 1 task overdue by 1 working days or more"),
+        ("cm_a@bank.example", "Escalation: 1 task overdue by one working day or more"),
         ("cm_a@bank.example", "Morning digest for 2026-03-02: 1 open task"),
         ("cm_b@bank.example", "Morning digest for 2026-03-02: 1 open task"),
         ("platform@bank.example", "Platform summary for 2026-03-02: 2 open tasks, 1 overdue"),
