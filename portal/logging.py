@@ -63,6 +63,18 @@ class MaskPersonalDataFilter(logging.Filter):
         return True
 
 
+class ForbiddenTracebackFilter(logging.Filter):
+    """Drop the traceback from Django's "Forbidden" warnings. Every refused request logs one,
+    which buried other warnings, and the audit trail records each refusal with its user, path
+    and address."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class RequestContextFilter(logging.Filter):
     """Set request_id, task_id and user_id on a record: the request being served
     (portal.request_id.RequestIdMiddleware) and its signed-in user, or the Celery task being

@@ -305,6 +305,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "request_context": {"()": "portal.logging.RequestContextFilter"},
+        "forbidden_traceback": {"()": "portal.logging.ForbiddenTracebackFilter"},
         "mask_personal_data": {"()": "portal.logging.MaskPersonalDataFilter"},
     },
     "formatters": {
@@ -317,12 +318,12 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": f"ext://sys.{LOG_STREAM}",
             "formatter": LOG_FORMAT,
-            "filters": ["request_context", "mask_personal_data"],
+            "filters": ["forbidden_traceback", "request_context", "mask_personal_data"],
         },
         "django.server": {
             "class": "logging.StreamHandler",
             "formatter": "django.server",
-            "filters": ["request_context", "mask_personal_data"],
+            "filters": ["forbidden_traceback", "request_context", "mask_personal_data"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -114,3 +114,28 @@ def test_configured_loggers_mask_output():
         assert configured, f"logger {logger_name or 'root'} has no handler from LOGGING"
         for handler in configured:
             assert configured_filters(handler), f"handler {handler.get_name()} of {logger_name or 'root'} does not mask"
+
+
+def test_forbidden_warning_logged_without_traceback(client, users):
+    from django.urls import reverse
+
+    from portal.logging import ForbiddenTracebackFilter
+
+    for name, handler in settings.LOGGING["handlers"].items():
+        assert "forbidden_traceback" in handler["filters"], name
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ForbiddenTracebackFilter())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    client.force_login(users["manager_a"])
+    try:
+        response = client.get(reverse("audit_log"))
+    finally:
+        logger.removeHandler(handler)
+
+    output = stream.getvalue()
+    assert response.status_code == 403
+    assert "Forbidden" in output
+    assert "Traceback" not in output
