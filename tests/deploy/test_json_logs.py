@@ -208,7 +208,7 @@ def test_production_logs_json_to_stdout():
 
     assert (default["console"]["formatter"], default["console"]["stream"]) == ("json", "ext://sys.stdout")
     assert (plain["console"]["formatter"], plain["console"]["stream"]) == ("plain", "ext://sys.stderr")
-    assert default["console"]["filters"] == ["request_context", "mask_personal_data"]
+    assert default["console"]["filters"] == ["forbidden_traceback", "request_context", "mask_personal_data"]
 
 
 def test_gunicorn_lines_are_json_without_personal_data(web_environment, web_users, branch_tree, tmp_path):  # noqa: F811
