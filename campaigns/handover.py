@@ -286,8 +286,11 @@ def handover_apply(*, leaver: User, actor: User, fingerprint: str) -> HandoverRe
 
 
 def _introductions_create(*, plan: HandoverPlan, actor: User) -> Campaign | None:
+    """Create the handover's campaign with one "introduce the new client manager" task per
+    customer that gets one, and return it, or None when no customer gets one."""
     if not plan.introductions:
         return None
+
     today = timezone.localdate()
     due_on = today + timedelta(days=HANDOVER_INTRODUCTION_DAYS)
     leaver = plan.leaver
@@ -309,6 +312,7 @@ def _introductions_create(*, plan: HandoverPlan, actor: User) -> Campaign | None
             launched_by=actor,
         )
         note = _("Created by the handover from %(user)s") % {"user": leaver}
+
     tasks = FollowUpTask.objects.bulk_create(
         FollowUpTask(
             campaign=campaign, customer_id=customer_id, assignee=share.manager, branch_id=share.manager.branch_id,
@@ -318,6 +322,7 @@ def _introductions_create(*, plan: HandoverPlan, actor: User) -> Campaign | None
         for customer_id in share.introductions
     )
     audit_bulk(actor, AuditEvent.Action.CREATE, FollowUpTask, len(tasks), {"campaign": campaign.pk})
+
     # The events need the new tasks' ids: bulk_create sets them on PostgreSQL and on SQLite 3.35 or later.
     TaskEvent.objects.bulk_create(
         TaskEvent(task=task, actor=actor, from_status="", to_status=FollowUpTask.Status.OPEN, note=note)

@@ -203,8 +203,8 @@ def test_bulk_view_applies_and_reports(client, users, task_set, today):
 
 
 def test_bulk_view_two_operators(users, task_set):
-    """Two operators open the bulk page on the same list; the second one's change meets the
-    first one's and reports those tasks instead of overwriting them."""
+    """Two operators open the bulk page on the same list. The second change finds the tasks
+    the first one changed, so it reports them as conflicts instead of overwriting them."""
     from django.test import Client
 
     first, second = Client(), Client()

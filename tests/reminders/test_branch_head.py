@@ -63,7 +63,7 @@ def test_level_three_goes_to_head(chain, branch_head, make_task, caplog):
 
 
 def test_head_not_a_supervisor_still_used(chain, make_task):
-    # The head is whoever the administrator named, whatever their role or branch.
+    # The level-3 mail goes to the head the administrator named, whatever that user's role or branch.
     head = UserFactory(username="head_ops", role=Role.PLATFORM, branch=None)
     chain["parent"].head = head
     chain["parent"].save()
