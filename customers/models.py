@@ -2,6 +2,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -101,7 +103,7 @@ class Customer(models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     id_number = models.CharField(_("ID number"), max_length=32, blank=True)
-    occupation = models.CharField(_("occupation"), max_length=100, blank=True, db_index=True)
+    occupation = models.CharField(_("occupation"), max_length=100, blank=True)
     marital_status = models.CharField(_("marital status"), max_length=30, blank=True)
     education = models.CharField(_("education"), max_length=50, blank=True)
     credit_default = models.BooleanField(_("credit in default"), null=True, blank=True)
@@ -126,7 +128,7 @@ class Customer(models.Model):
     do_not_contact = models.BooleanField(_("do not contact"), default=False)
     # Set by the first complete roster import that does not contain the customer, cleared by
     # the next one that does. Customers are never deleted by an import.
-    missing_since = models.DateField(_("missing from the roster since"), null=True, blank=True, db_index=True)
+    missing_since = models.DateField(_("missing from the roster since"), null=True, blank=True)
     extra = models.JSONField(_("other imported columns"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -135,10 +137,17 @@ class Customer(models.Model):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         ordering = ["customer_no"]
+        # Every index here is maintained for each imported row, so each one serves a query and
+        # the partial ones hold only the rows that query can match.
         indexes = [
             models.Index(fields=["aum"], name="customer_aum_idx"),
-            models.Index(fields=["age"], name="customer_age_idx"),
-            models.Index(fields=["birth_date"], name="customer_birth_date_idx"),
+            # The age band filter reads `age` only for customers without a birth date.
+            models.Index(fields=["age"], name="customer_age_idx", condition=Q(birth_date__isnull=True)),
+            models.Index(fields=["birth_date"], name="customer_birth_date_idx", condition=Q(birth_date__isnull=False)),
+            # The roster filter compares occupations case-insensitively (UPPER on both sides).
+            models.Index(Upper("occupation"), name="customer_occupation_upper_idx"),
+            # Few customers are missing at a time; the missing list reads only those.
+            models.Index(fields=["missing_since"], name="customer_missing_idx", condition=Q(missing_since__isnull=False)),
         ]
 
     def __str__(self):
@@ -224,14 +233,20 @@ class AumSnapshot(models.Model):
     """A customer's AUM and tier as one roster import stated them. One per customer and day:
     a later import on the same day replaces the snapshot."""
 
+    # Every import writes one snapshot per customer, so the table holds only the indexes its
+    # queries use: (customer, taken_on) also serves lookups by customer, and nothing selects
+    # snapshots by tier or import (deleting one of those scans the table, which is rare).
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="aum_snapshots"
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="aum_snapshots", db_index=False
     )
     taken_on = models.DateField(_("date"))
     aum = models.DecimalField(_("AUM (CNY)"), max_digits=18, decimal_places=2)
-    tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    tier = models.ForeignKey(
+        Tier, verbose_name=_("tier"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     roster_import = models.ForeignKey(
-        RosterImport, verbose_name=_("roster import"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        RosterImport, verbose_name=_("roster import"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -253,9 +268,10 @@ class RosterChange(models.Model):
         DOWNGRADE = "downgrade", _("Tier downgrade")
         AUM_DROP = "aum_drop", _("AUM drop")
 
+    # (roster_import, kind) serves lookups by import; nothing selects diff lines by tier.
     roster_import = models.ForeignKey(
         RosterImport, verbose_name=_("roster import"), on_delete=models.CASCADE, null=True, blank=True,
-        related_name="roster_changes",
+        related_name="roster_changes", db_index=False,
     )
     taken_on = models.DateField(_("date"))
     customer = models.ForeignKey(
@@ -265,10 +281,10 @@ class RosterChange(models.Model):
     aum_before = models.DecimalField(_("AUM before (CNY)"), max_digits=18, decimal_places=2, null=True, blank=True)
     aum_after = models.DecimalField(_("AUM after (CNY)"), max_digits=18, decimal_places=2, null=True, blank=True)
     tier_before = models.ForeignKey(
-        Tier, verbose_name=_("tier before"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Tier, verbose_name=_("tier before"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     tier_after = models.ForeignKey(
-        Tier, verbose_name=_("tier after"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Tier, verbose_name=_("tier after"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
 
     class Meta:
