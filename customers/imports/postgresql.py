@@ -65,8 +65,10 @@ def roster_write_postgresql(
         ))
         if complete_roster:
             # A customer whose row is invalid is still in the file, so plan.present_ids counts too.
-            present_ids = plan.present_ids | set(new_ids) | {customer.pk for customer in existing}
-            counts[RosterChange.Kind.MISSING] = missing_flag(raw_cursor, present_ids, taken_on=taken_on, import_id=import_id)
+            present_ids = plan.present_ids | {customer.pk for customer in existing}
+            counts[RosterChange.Kind.MISSING] = missing_flag(
+                raw_cursor, present_ids, new_ids=new_ids, taken_on=taken_on, import_id=import_id
+            )
     logger.info(
         "Roster import %s: %s AUM snapshots for %s, diff %s",
         import_id or "(command line)", len(plan.new) + len(existing), taken_on, counts,
@@ -231,15 +233,26 @@ def tier_and_aum_lines_copy(
     return counts
 
 
-def missing_flag(raw_cursor, present_ids: set[int], *, taken_on: date, import_id: int | None) -> int:
-    """Add a MISSING line for every customer whose id is not in `present_ids`, set their
-    `missing_since` unless already set, clear it on the present ones, and return the number
-    of MISSING lines.
+def missing_flag(
+    raw_cursor, present_ids: set[int], *, new_ids: list[int], taken_on: date, import_id: int | None
+) -> int:
+    """Add a MISSING line for every customer whose id is neither in `present_ids` nor one of
+    the `new_ids` this import inserted, set their `missing_since` unless already set, clear it
+    on the present ones, and return the number of MISSING lines.
 
     One query reads every customer id. Comparing them with `present_ids` in Python costs less
     than copying the ids of a large file into a temporary table for an anti-join."""
     customer_table = quoted(Customer._meta.db_table)
-    raw_cursor.execute(f"SELECT id, missing_since IS NOT NULL FROM {customer_table}")
+    if new_ids and max(new_ids) - min(new_ids) + 1 == len(new_ids):
+        # The usual case: the new customers' ids are one unbroken range, which holds no other
+        # customer, so the query skips them instead of returning every row the import wrote.
+        raw_cursor.execute(
+            f"SELECT id, missing_since IS NOT NULL FROM {customer_table} WHERE id NOT BETWEEN %s AND %s",
+            [min(new_ids), max(new_ids)],
+        )
+    else:
+        present_ids = present_ids | set(new_ids)
+        raw_cursor.execute(f"SELECT id, missing_since IS NOT NULL FROM {customer_table}")
     absent_ids = []
     newly_missing_ids = []
     returned_ids = []

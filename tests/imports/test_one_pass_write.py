@@ -14,6 +14,7 @@ from customers.imports.parsing import table_read
 from customers.imports.report import ImportRejected
 from customers.models import AumSnapshot, Customer, RosterChange
 from customers.services import CommitMode, roster_import_commit
+from tests.conftest import need
 
 pytestmark = pytest.mark.django_db
 
@@ -96,6 +97,30 @@ def test_one_pass_writes_same_rows(roster_with_changes, caplog):
     assert one_pass[1]["lines"] == checked_first[1]["lines"]
     assert one_pass[0]["counts"] == (2, 1, 1, 0)
     assert one_pass[0]["diff"]["missing"] == 1
+
+
+@pytest.mark.parametrize("checked_first", [False, True])
+def test_missing_customers_with_scattered_new_ids(roster_with_changes, monkeypatch, checked_first):
+    """New customers' ids are usually one unbroken range, which the missing-customer check
+    skips. When another transaction took ids in between, the check must still flag only the
+    absent customer and none of the new ones."""
+    need(connection.vendor == "postgresql", "the id reservation and the one pass are PostgreSQL's")
+    from customers.imports import pipeline, postgresql
+
+    reserve = postgresql.customer_ids_reserve
+
+    def reserve_with_gaps(raw_cursor, count):
+        return reserve(raw_cursor, count * 2)[::2]
+
+    monkeypatch.setattr(pipeline, "customer_ids_reserve", reserve_with_gaps)
+    monkeypatch.setattr(postgresql, "customer_ids_reserve", reserve_with_gaps)
+    report, rows = import_outcome(roster_with_changes, checked_first=checked_first)
+
+    assert report["diff"]["missing"] == 1
+    missing = [line for line in rows["lines"] if line[1] == RosterChange.Kind.MISSING]
+    assert [line[0] for line in missing] == ["003"]
+    flagged = [customer[0] for customer in rows["customers"] if customer[-1] is not None]
+    assert flagged == ["003"]
 
 
 @pytest.fixture
