@@ -235,7 +235,8 @@ class AumSnapshot(models.Model):
 
     # Every import writes one snapshot per customer, so the table holds only the indexes its
     # queries use: (customer, taken_on) also serves lookups by customer, and nothing selects
-    # snapshots by tier or import (deleting one of those scans the table, which is rare).
+    # snapshots by date, tier or import (deleting a tier or an import scans the table, which
+    # is rare).
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="aum_snapshots", db_index=False
     )
@@ -254,7 +255,6 @@ class AumSnapshot(models.Model):
         verbose_name_plural = _("AUM snapshots")
         ordering = ["customer", "taken_on"]
         constraints = [models.UniqueConstraint(fields=["customer", "taken_on"], name="aum_snapshot_customer_day")]
-        indexes = [models.Index(fields=["taken_on"], name="aum_snapshot_taken_on_idx")]
 
 
 class RosterChange(models.Model):
