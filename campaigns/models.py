@@ -1,3 +1,5 @@
+import datetime
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -43,6 +45,8 @@ class Segment(models.Model):
 class Campaign(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
+        # Queued for a Celery worker or being launched by one; see campaigns.launch_background.
+        LAUNCHING = "launching", _("Launching")
         ACTIVE = "active", _("Active")
         COMPLETED = "completed", _("Completed")
 
@@ -118,6 +122,8 @@ class Campaign(models.Model):
     # How the launch built the frozen target list: the segment's filters, the exclusion counts
     # and the assignment. Empty until launch.
     launch_summary = models.JSONField(_("launch summary"), default=dict, blank=True, editable=False)
+    # Why the last background launch failed; the campaign went back to draft with nothing written.
+    launch_error = models.TextField(_("launch error"), blank=True, editable=False)
     previous_version = models.ForeignKey(
         "self", verbose_name=_("previous version"), on_delete=models.PROTECT, null=True, blank=True,
         related_name="next_versions",
@@ -157,7 +163,10 @@ class FollowUpTask(models.Model):
         RETURNED = "returned", _("Returned")
         CANCELLED = "cancelled", _("Cancelled")
 
-    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="tasks")
+    # Indexed by task_campaign_due_idx, whose prefix serves every lookup by campaign.
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     customer = models.ForeignKey(
         "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="tasks"
     )
@@ -212,6 +221,14 @@ class FollowUpTask(models.Model):
             models.Index(fields=["assignee", "status", "due_on"], name="task_assignee_status_due_idx"),
             models.Index(fields=["branch", "status"], name="task_branch_status_idx"),
             models.Index(fields=["status", "due_on"], name="task_status_due_idx"),
+            # Lets the dashboard's campaign uplift count a campaign's tasks and conversions from
+            # the index alone, without reading the rows of the table.
+            models.Index(fields=["campaign", "outcome"], name="task_campaign_outcome_idx"),
+            # The task list's default order (due date, then id), so its first page reads 25 index
+            # entries instead of sorting every task. Also serves the due date filters.
+            models.Index(fields=["due_on", "id"], name="task_due_id_idx"),
+            # One campaign's tasks in the task list's default order.
+            models.Index(fields=["campaign", "due_on", "id"], name="task_campaign_due_idx"),
         ]
 
     def __str__(self):
@@ -394,3 +411,81 @@ class BeatHeartbeat(models.Model):
     class Meta:
         verbose_name = _("beat heartbeat")
         verbose_name_plural = _("beat heartbeats")
+
+
+class TaskFigureSummary(models.Model):
+    """Dashboard figures of the tasks of one branch (the task's own branch, not its subtree),
+    as a whole or per campaign, client manager, customer tier or completion week.
+
+    portal.dashboard.summary rebuilds every row in one transaction, so the dashboard sums a few
+    thousand rows of a user's branch subtree instead of grouping millions of tasks on each
+    request. The foreign keys have no database constraint because the rows are a disposable
+    copy: a row pointing at a deleted campaign or user disappears at the next rebuild."""
+
+    class Grouping(models.TextChoices):
+        BRANCH = "branch"
+        CAMPAIGN = "campaign"
+        ASSIGNEE = "assignee"
+        TIER = "tier"
+        WEEK = "week"
+
+    grouping = models.CharField(max_length=10, choices=Grouping.choices)
+    # NULL in the bank-wide campaign rows, which spare the platform's dashboard from adding up
+    # one row per campaign and branch.
+    branch = models.ForeignKey(
+        "customers.Branch", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    tier = models.ForeignKey(
+        "customers.Tier", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    # Monday of the local week of completed_at, for week rows only.
+    week = models.DateField(null=True)
+    # The counts of portal.dashboard.selectors.TaskFigures; week rows fill only the last two.
+    tasks = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    verified = models.PositiveIntegerField(default=0)
+    on_time = models.PositiveIntegerField(default=0)
+    # Open tasks due before TaskFigureSummaryRun.as_of.
+    overdue = models.PositiveIntegerField(default=0)
+    timed = models.PositiveIntegerField(default=0)
+    duration_total = models.DurationField(default=datetime.timedelta(0))
+    outcome_reached = models.PositiveIntegerField(default=0)
+    outcome_not_reachable = models.PositiveIntegerField(default=0)
+    outcome_declined = models.PositiveIntegerField(default=0)
+    outcome_interested = models.PositiveIntegerField(default=0)
+    outcome_converted = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    completed_converted = models.PositiveIntegerField(default=0)
+    # The counts of the dashboard's curated task views (portal.dashboard.work_views), as of
+    # TaskFigureSummaryRun.as_of, in branch rows only.
+    view_overdue = models.PositiveIntegerField(default=0)
+    view_due_this_week = models.PositiveIntegerField(default=0)
+    view_returned = models.PositiveIntegerField(default=0)
+    view_awaiting_verification = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["grouping", "branch"], name="task_summary_grouping_idx")]
+
+
+class TaskFigureSummaryRun(models.Model):
+    """One rebuild of TaskFigureSummary: the local date its overdue counts were computed for
+    and when it ran. The dashboard shows the figures of the latest run and its time."""
+
+    as_of = models.DateField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    # Tasks read by the rebuild, cancelled ones included.
+    task_count = models.PositiveIntegerField(default=0)
+    # Campaign id -> [contacted, contacted converted, held out, held out converted] of each
+    # campaign with a holdout group (portal.dashboard.selectors.campaign_uplift_groups).
+    uplift_groups = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]

@@ -7,13 +7,13 @@ import hashlib
 import heapq
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Count, Exists, IntegerField, Model, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -50,6 +50,10 @@ MOVES_NEEDING_REASON = {Status.RETURNED, Status.CANCELLED}
 
 LAUNCH_BATCH_SIZE = 2000
 
+# Called by a launch at the start of each phase, and after each batch of tasks written, with the
+# phase, the items done and the items in total, plus counts that describe the phase.
+LaunchProgress = Callable[..., None]
+
 
 class CampaignServiceError(Exception):
     """A broken business rule. The message is translated and can be shown to the user as is."""
@@ -65,6 +69,10 @@ class CampaignLocked(CampaignServiceError):
 
 class CampaignAlreadyLaunched(CampaignServiceError):
     pass
+
+
+class CampaignLaunchInProgress(CampaignAlreadyLaunched):
+    """The campaign is queued for a Celery worker or being launched by one."""
 
 
 class LaunchRejected(CampaignServiceError):
@@ -226,6 +234,11 @@ def campaign_clone(*, campaign: Campaign, actor: User, data: dict) -> Campaign:
     try:
         with transaction.atomic():
             source = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            if source.status == Campaign.Status.LAUNCHING:
+                raise CampaignLaunchInProgress(
+                    _("Campaign “%(campaign)s” is being launched. Make its next version once the launch has finished.")
+                    % {"campaign": source}
+                )
             if source.status == Campaign.Status.DRAFT:
                 raise CampaignLocked(
                     _("Campaign “%(campaign)s” is still a draft. Edit it instead of making a new version.")
@@ -262,6 +275,11 @@ def campaign_update(*, campaign: Campaign, actor: User, data: dict) -> Campaign:
         raise ValueError(f"campaign_update got fields it cannot change: {sorted(unknown)}")
     if campaign.status != Campaign.Status.DRAFT:
         changed = [name for name in TARGETING_FIELDS if name in data and getattr(campaign, name) != data[name]]
+        if changed and campaign.status == Campaign.Status.LAUNCHING:
+            raise CampaignLaunchInProgress(
+                _("Campaign “%(campaign)s” is being launched, so its target and dates cannot change.")
+                % {"campaign": campaign}
+            )
         if changed:
             raise CampaignLocked(
                 _("Campaign “%(campaign)s” is already launched, so its target and dates cannot change.")
@@ -393,7 +411,9 @@ def recent_contact_cutoff(*, days: int, today: date):
     return timezone.make_aware(datetime.combine(first_day, time.min))
 
 
-def campaign_launch_preview(*, campaign: Campaign, today: date | None = None) -> LaunchPlan:
+def campaign_launch_preview(
+    *, campaign: Campaign, today: date | None = None, progress: LaunchProgress | None = None
+) -> LaunchPlan:
     """Work out the tasks a launch on `today` (the bank's local date) would create without writing anything.
 
     Excluded first: do-not-contact customers and, when the campaign sets them, customers with at
@@ -407,9 +427,13 @@ def campaign_launch_preview(*, campaign: Campaign, today: date | None = None) ->
     client managers of the pool branch (and of its sub-branches with `pool_include_sub_branches`)
     who are not on leave. Each goes to the pool manager with the lowest open workload against
     capacity (open tasks, counting this launch's, divided by capacity), ties by user id, and a
-    manager at capacity gets no more. Customers the pool cannot take make the launch rejected."""
+    manager at capacity gets no more. Customers the pool cannot take make the launch rejected.
+
+    `progress`, when given, is called when the selection of the target and the assignment start."""
     today = today or timezone.localdate()
     plan = LaunchPlan()
+    if progress is not None:
+        progress("selecting", 0, 0)
     if campaign.segment_id is None:
         plan.problems.append(_("The campaign has no target segment. Choose one before launching."))
         return plan
@@ -419,23 +443,24 @@ def campaign_launch_preview(*, campaign: Campaign, today: date | None = None) ->
         plan.problems.append(str(error))
         return plan
 
+    # Plain values, no model instances: a large target has tens of thousands of customers.
     rows = list(
-        _annotate_exclusions(customers=customers, campaign=campaign, today=today)
-        .order_by("id")
-        .values_list(
-            "id", "do_not_contact", "open_task_count", "recently_contacted", "client_manager_id",
-            "client_manager__role", "client_manager__is_active", "client_manager__branch_id", "manager_on_leave",
+        customers.order_by("id").values_list(
+            "id", "do_not_contact", "client_manager_id",
+            "client_manager__role", "client_manager__is_active", "client_manager__branch_id",
         )
     )
+    exclusions = _exclusions_find(customers=customers, campaign=campaign, today=today)
     plan.segment_size = len(rows)
+    max_open_tasks = campaign.fatigue_max_open_tasks
     targets = []
     for row in rows:
-        customer_id, do_not_contact, open_task_count, recently_contacted = row[:4]
+        customer_id, do_not_contact = row[:2]
         if do_not_contact:
             plan.excluded_do_not_contact += 1
-        elif campaign.fatigue_max_open_tasks is not None and open_task_count >= campaign.fatigue_max_open_tasks:
+        elif max_open_tasks is not None and exclusions.open_tasks.get(customer_id, 0) >= max_open_tasks:
             plan.excluded_open_tasks += 1
-        elif recently_contacted:
+        elif customer_id in exclusions.contacted:
             plan.excluded_recent_contact += 1
         else:
             targets.append(row)
@@ -457,17 +482,19 @@ def campaign_launch_preview(*, campaign: Campaign, today: date | None = None) ->
         campaign_id=campaign.pk, customer_ids=[row[0] for row in targets], percent=campaign.holdout_percent
     )
     held_out = set(plan.held_out)
+    if progress is not None:
+        progress("assigning", 0, plan.to_contact, segment=plan.segment_size, targeted=plan.targeted)
 
     own_count = Counter()
     manager_branch = {}
     pool_customers = []
     unavailable = set()
     own_rule = campaign.assignment_rule == Campaign.AssignmentRule.OWN_MANAGER
-    for customer_id, *_exclusions, manager_id, role, is_active, branch_id, on_leave in targets:
+    for customer_id, _do_not_contact, manager_id, role, is_active, branch_id in targets:
         if customer_id in held_out:
             continue
         has_manager = bool(manager_id and role == Role.CLIENT_MANAGER and branch_id)
-        if own_rule and has_manager and is_active and not on_leave:
+        if own_rule and has_manager and is_active and manager_id not in exclusions.on_leave:
             plan.assignments.append((customer_id, manager_id, branch_id))
             own_count[manager_id] += 1
             manager_branch[manager_id] = branch_id
@@ -480,16 +507,21 @@ def campaign_launch_preview(*, campaign: Campaign, today: date | None = None) ->
         pool_customers.append(customer_id)
     plan.to_pool = len(pool_customers)
 
+    pool = []
+    if pool_customers and campaign.fallback_branch_id is not None:
+        pool = _pool_managers(campaign=campaign, today=today)
+    # One count grouped by assignee for every client manager who may get a task. Annotating the
+    # users with their open tasks instead joined all their tasks, open or not: 10 s at 2,000,000 tasks.
+    open_before = task_open_loads(user_ids=set(own_count) | {manager.pk for manager in pool})
     pool_count = Counter()
     if pool_customers:
-        pool_count = _assign_pool(plan=plan, campaign=campaign, customers=pool_customers, own_count=own_count, today=today)
+        pool_count = _assign_pool(
+            plan=plan, campaign=campaign, customers=pool_customers, own_count=own_count, pool=pool,
+            open_before=open_before,
+        )
 
     assigned = set(own_count) | set(pool_count)
-    managers = (
-        User.objects.select_related("branch")
-        .annotate(open_task_count=Count("tasks", filter=Q(tasks__status__in=ACTIVE_TASK_STATUSES)))
-        .in_bulk(list(assigned | unavailable))
-    )
+    managers = User.objects.select_related("branch").in_bulk(list(assigned | unavailable))
     plan.unavailable_managers = sorted((managers[pk] for pk in unavailable), key=lambda user: user.pk)
     plan.loads = sorted(
         (
@@ -497,7 +529,7 @@ def campaign_launch_preview(*, campaign: Campaign, today: date | None = None) ->
                 manager=managers[manager_id],
                 own_customers=own_count[manager_id],
                 from_pool=pool_count[manager_id],
-                open_before=managers[manager_id].open_task_count,
+                open_before=open_before.get(manager_id, 0),
             )
             for manager_id in assigned
         ),
@@ -506,36 +538,56 @@ def campaign_launch_preview(*, campaign: Campaign, today: date | None = None) ->
     return plan
 
 
-def _annotate_exclusions(*, customers, campaign: Campaign, today: date):
-    """Annotate each customer with the figures the exclusions and the assignment need, as
-    subqueries of the one target query, so the preview's query count does not grow with the target."""
+@dataclass
+class LaunchExclusions:
+    """What the exclusions and the assignment need to know about a launch's target."""
+
+    # Open, in-progress and returned tasks by customer, for the customers with at least as many
+    # as the campaign's limit (and at least one); every other customer has fewer.
+    open_tasks: dict = field(default_factory=dict)
+    # Customers with a contact record since the campaign's cutoff.
+    contacted: set = field(default_factory=set)
+    # Users with a leave covering the launch day.
+    on_leave: set = field(default_factory=set)
+
+
+def _exclusions_find(*, customers, campaign: Campaign, today: date) -> LaunchExclusions:
+    """Find the customers of `customers` that the fatigue rules exclude, and the users on leave.
+
+    Each is one set-based query restricted to the target by a subquery, so the preview's query
+    count does not grow with the target. Per-customer subqueries in the target query instead
+    counted each customer's tasks one index lookup at a time, and their cost estimate made
+    PostgreSQL compile the query with JIT, which took longer than running it."""
+    target = customers.order_by().values("pk")
+    exclusions = LaunchExclusions()
     if campaign.fatigue_max_open_tasks is not None:
-        open_tasks = (
-            FollowUpTask.objects.filter(customer=OuterRef("pk"), status__in=ACTIVE_TASK_STATUSES)
+        exclusions.open_tasks = dict(
+            FollowUpTask.objects.filter(customer__in=target, status__in=ACTIVE_TASK_STATUSES)
             .order_by()
-            .values("customer")
+            .values_list("customer_id")
             .annotate(count=Count("id"))
-            .values("count")
+            .filter(count__gte=max(campaign.fatigue_max_open_tasks, 1))
         )
-        open_task_count = Coalesce(Subquery(open_tasks, output_field=IntegerField()), Value(0))
-    else:
-        open_task_count = Value(0, output_field=IntegerField())
     if campaign.fatigue_contact_days is not None:
         cutoff = recent_contact_cutoff(days=campaign.fatigue_contact_days, today=today)
-        recently_contacted = Exists(ContactRecord.objects.filter(customer=OuterRef("pk"), contacted_at__gte=cutoff))
-    else:
-        recently_contacted = Value(False, output_field=BooleanField())
-    manager_on_leave = Exists(
-        Leave.objects.filter(user=OuterRef("client_manager"), starts_on__lte=today, ends_on__gte=today)
+        exclusions.contacted = set(
+            ContactRecord.objects.filter(customer__in=target, contacted_at__gte=cutoff)
+            .order_by()
+            .values_list("customer_id", flat=True)
+            .distinct()
+        )
+    exclusions.on_leave = set(
+        Leave.objects.filter(starts_on__lte=today, ends_on__gte=today).values_list("user_id", flat=True)
     )
-    return customers.annotate(
-        open_task_count=open_task_count, recently_contacted=recently_contacted, manager_on_leave=manager_on_leave
-    )
+    return exclusions
 
 
-def _assign_pool(*, plan: LaunchPlan, campaign: Campaign, customers: list[int], own_count: Counter, today: date) -> Counter:
-    """Spread `customers` over the pool as `campaign_launch_preview` describes; record any
-    problem on `plan` and return the number of customers each pool manager gets."""
+def _assign_pool(
+    *, plan: LaunchPlan, campaign: Campaign, customers: list[int], own_count: Counter, pool: list[User], open_before: dict
+) -> Counter:
+    """Spread `customers` over the `pool` managers as `campaign_launch_preview` describes; record
+    any problem on `plan` and return the number of customers each pool manager gets.
+    `open_before` has the open tasks of each manager with any before the launch."""
     pool_count = Counter()
     if campaign.fallback_branch_id is None:
         if campaign.assignment_rule == Campaign.AssignmentRule.POOL:
@@ -551,7 +603,6 @@ def _assign_pool(*, plan: LaunchPlan, campaign: Campaign, customers: list[int], 
         plan.problems.append(message)
         return pool_count
 
-    pool = _pool_managers(campaign=campaign, today=today)
     plan.pool_size = len(pool)
     if not pool:
         plan.problems.append(
@@ -569,7 +620,7 @@ def _assign_pool(*, plan: LaunchPlan, campaign: Campaign, customers: list[int], 
     branch_of = {}
     heap = []
     for manager in pool:
-        load = manager.open_task_count + own_count[manager.pk]
+        load = open_before.get(manager.pk, 0) + own_count[manager.pk]
         plan.pool_open += load
         plan.pool_capacity += manager.capacity
         branch_of[manager.pk] = manager.branch_id
@@ -612,15 +663,35 @@ def _pool_filter(*, campaign: Campaign) -> Q:
 
 def _pool_managers(*, campaign: Campaign, today: date) -> list[User]:
     on_leave = Leave.objects.filter(starts_on__lte=today, ends_on__gte=today).values("user_id")
-    return list(
-        User.objects.filter(_pool_filter(campaign=campaign))
-        .exclude(pk__in=on_leave)
-        .annotate(open_task_count=Count("tasks", filter=Q(tasks__status__in=ACTIVE_TASK_STATUSES)))
-        .order_by("id")
-    )
+    return list(User.objects.filter(_pool_filter(campaign=campaign)).exclude(pk__in=on_leave).order_by("id"))
 
 
-def campaign_launch(*, campaign: Campaign, actor: User, expected_fingerprint: str | None = None) -> int:
+def launch_status_check(*, campaign: Campaign, expected: str) -> None:
+    """Raise the error that explains why `campaign`, read under its row lock, cannot be launched
+    unless its status is `expected`: draft for a launch, launching for a queued one."""
+    if campaign.status == expected:
+        return
+    if campaign.status == Campaign.Status.LAUNCHING:
+        raise CampaignLaunchInProgress(
+            _("Campaign “%(campaign)s” is already being launched in the background. Its page shows the progress.")
+            % {"campaign": campaign}
+        )
+    if campaign.status == Campaign.Status.DRAFT:
+        raise CampaignLocked(
+            _("Campaign “%(campaign)s” is no longer queued for a launch. Preview the launch again.")
+            % {"campaign": campaign}
+        )
+    raise CampaignAlreadyLaunched(_("Campaign “%(campaign)s” has already been launched.") % {"campaign": campaign})
+
+
+def campaign_launch(
+    *,
+    campaign: Campaign,
+    actor: User,
+    expected_fingerprint: str | None = None,
+    progress: LaunchProgress | None = None,
+    queued: bool = False,
+) -> int:
     """Create one open task per target customer outside the holdout control group, store the
     control group as HeldOutCustomer rows, record how the target was built in `launch_summary`
     and activate the campaign, all in one transaction.
@@ -630,19 +701,24 @@ def campaign_launch(*, campaign: Campaign, actor: User, expected_fingerprint: st
     constraint on (campaign, customer) backs this up. The pool managers' rows are locked too, so
     two launches drawing on one pool count each other's tasks against capacity. With
     `expected_fingerprint` (from the preview the operator saw) a changed plan raises
-    LaunchPlanChanged. Returns the number of tasks created."""
+    LaunchPlanChanged. Returns the number of tasks created.
+
+    A Celery worker launches a campaign that `launch_background.campaign_launch_queue` moved to
+    launching with `queued=True`, which expects that status instead of draft, and reports each
+    phase to `progress`. Progress is reported inside the transaction, so it must be stored
+    where other connections can read it before the commit."""
+    report = progress or _progress_ignored
+    expected_status = Campaign.Status.LAUNCHING if queued else Campaign.Status.DRAFT
     try:
         with transaction.atomic():
+            report("locking", 0, 0)
             # of=("self",): PostgreSQL cannot lock the nullable side of the outer joins.
             campaign = (
                 Campaign.objects.select_for_update(of=("self",))
                 .select_related("segment", "fallback_branch")
                 .get(pk=campaign.pk)
             )
-            if campaign.status != Campaign.Status.DRAFT:
-                raise CampaignAlreadyLaunched(
-                    _("Campaign “%(campaign)s” has already been launched.") % {"campaign": campaign}
-                )
+            launch_status_check(campaign=campaign, expected=expected_status)
             if campaign.fallback_branch_id is not None:
                 # FOR NO KEY UPDATE, in id order: launches sharing pool managers run one after the
                 # other, while task inserts elsewhere (which take FOR KEY SHARE) are not blocked.
@@ -653,7 +729,7 @@ def campaign_launch(*, campaign: Campaign, actor: User, expected_fingerprint: st
                     .values_list("pk", flat=True)
                 )
             today = timezone.localdate()
-            plan = campaign_launch_preview(campaign=campaign, today=today)
+            plan = campaign_launch_preview(campaign=campaign, today=today, progress=progress)
             if not plan.can_launch:
                 raise LaunchRejected(" ".join(str(problem) for problem in plan.problems))
             if expected_fingerprint is not None and expected_fingerprint != plan.fingerprint:
@@ -664,19 +740,8 @@ def campaign_launch(*, campaign: Campaign, actor: User, expected_fingerprint: st
                     )
                 )
 
-            FollowUpTask.objects.bulk_create(
-                (
-                    FollowUpTask(
-                        campaign=campaign,
-                        customer_id=customer_id,
-                        assignee_id=assignee_id,
-                        branch_id=branch_id,
-                        due_on=campaign.due_on,
-                    )
-                    for customer_id, assignee_id, branch_id in plan.assignments
-                ),
-                batch_size=LAUNCH_BATCH_SIZE,
-            )
+            _tasks_insert(campaign=campaign, assignments=plan.assignments, report=report)
+            report("recording", len(plan.assignments), len(plan.assignments), held_out=len(plan.held_out))
             _task_events_insert_open(campaign=campaign, actor=actor)
             HeldOutCustomer.objects.bulk_create(
                 (HeldOutCustomer(campaign=campaign, customer_id=customer_id) for customer_id in plan.held_out),
@@ -689,7 +754,8 @@ def campaign_launch(*, campaign: Campaign, actor: User, expected_fingerprint: st
             campaign.launched_at = timezone.now()
             campaign.launched_by = actor
             campaign.launch_summary = launch_summary_build(campaign=campaign, plan=plan, today=today)
-            campaign.save(update_fields=["status", "launched_at", "launched_by", "launch_summary"])
+            campaign.launch_error = ""
+            campaign.save(update_fields=["status", "launched_at", "launched_by", "launch_summary", "launch_error"])
     except IntegrityError as error:
         logger.warning("Campaign %s: launch by user %s hit the one-task-per-customer constraint", campaign.pk, actor.pk)
         raise CampaignAlreadyLaunched(
@@ -703,6 +769,60 @@ def campaign_launch(*, campaign: Campaign, actor: User, expected_fingerprint: st
         plan.excluded_do_not_contact, plan.excluded_open_tasks, plan.excluded_recent_contact,
     )
     return len(plan.assignments)
+
+
+def _progress_ignored(phase: str, done: int, total: int, **counts) -> None:
+    pass
+
+
+def _tasks_insert(*, campaign: Campaign, assignments: list, report: LaunchProgress) -> None:
+    """Insert the launch's tasks in batches of LAUNCH_BATCH_SIZE, reporting after each batch."""
+    total = len(assignments)
+    report("writing", 0, total)
+    if connection.vendor == "postgresql":
+        _tasks_copy(campaign=campaign, assignments=assignments, report=report)
+        return
+    for start in range(0, total, LAUNCH_BATCH_SIZE):
+        batch = assignments[start:start + LAUNCH_BATCH_SIZE]
+        FollowUpTask.objects.bulk_create(
+            FollowUpTask(
+                campaign=campaign, customer_id=customer_id, assignee_id=assignee_id, branch_id=branch_id,
+                due_on=campaign.due_on,
+            )
+            for customer_id, assignee_id, branch_id in batch
+        )
+        report("writing", start + len(batch), total)
+
+
+def _tasks_copy(*, campaign: Campaign, assignments: list, report: LaunchProgress) -> None:
+    """Write the launch's tasks with one COPY, reporting after each LAUNCH_BATCH_SIZE rows.
+
+    COPY skips building a model instance and an INSERT statement per task, which took most of
+    the writing time of a 50,000-task launch. Every column gets the value a new task would get
+    from bulk_create: the fields' defaults, and auto_now_add set once for the launch."""
+    template = FollowUpTask(campaign=campaign, due_on=campaign.due_on)
+    copied = [model_field for model_field in FollowUpTask._meta.concrete_fields if not model_field.primary_key]
+    row = [
+        model_field.get_db_prep_save(model_field.pre_save(template, add=True), connection) for model_field in copied
+    ]
+    attnames = [model_field.attname for model_field in copied]
+    customer_at, assignee_at, branch_at = (attnames.index(name) for name in ("customer_id", "assignee_id", "branch_id"))
+    quote = connection.ops.quote_name
+    sql = (
+        f"COPY {quote(FollowUpTask._meta.db_table)} "
+        f"({', '.join(quote(model_field.column) for model_field in copied)}) FROM STDIN"
+    )
+    total = len(assignments)
+    # The raw psycopg cursor raises psycopg's errors; the wrapper turns a broken unique
+    # constraint into the IntegrityError that campaign_launch handles.
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        for written, (customer_id, assignee_id, branch_id) in enumerate(assignments, start=1):
+            row[customer_at], row[assignee_at], row[branch_at] = customer_id, assignee_id, branch_id
+            copy.write_row(row)
+            if written % LAUNCH_BATCH_SIZE == 0 and written < total:
+                report("writing", written, total)
+    if total:
+        report("writing", total, total)
 
 
 def launch_summary_build(*, campaign: Campaign, plan: LaunchPlan, today: date) -> dict:

@@ -170,3 +170,14 @@ def create_care_tasks(business_date: str | None = None) -> dict[str, int]:
     day = datetime.date.fromisoformat(business_date) if business_date else None
     result = care_tasks_create(day=day)
     return {"created": result.created, "without_assignee": result.without_assignee}
+
+
+@shared_task(name="campaigns.campaign_launch", acks_late=True)
+def campaign_launch_task(*, campaign_id: int, user_id: int, expected_fingerprint: str | None) -> dict[str, int]:
+    """Launch a campaign queued by launch_background.campaign_launch_queue and return the number
+    of tasks created. A redelivered message finds the campaign active or back in draft and does
+    nothing, because the status changes in the launch's transaction."""
+    from .launch_background import campaign_launch_run
+
+    created = campaign_launch_run(campaign_id=campaign_id, user_id=user_id, expected_fingerprint=expected_fingerprint)
+    return {"created": created or 0}

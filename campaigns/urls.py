@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/", views.campaign_detail, name="detail"),
     path("<int:pk>/edit/", views.campaign_update, name="update"),
     path("<int:pk>/launch/", views.campaign_launch, name="launch"),
+    path("<int:pk>/launch/progress/", views.campaign_launch_progress, name="launch_progress"),
     path("<int:pk>/complete/", views.campaign_complete, name="complete"),
     path("<int:pk>/next-version/", views_versions.campaign_next_version, name="next_version"),
     path("<int:pk>/versions/", views_versions.campaign_versions, name="versions"),

@@ -215,10 +215,22 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
+# Exports with more rows than this are written by a Celery worker, with a progress bar, to a
+# file under EXPORT_ROOT that only the user who asked for it can download. The periodic task
+# portal.export_files_remove (or `manage.py remove_export_files`) deletes each file
+# EXPORT_FILE_RETENTION_HOURS after it was written.
+# NOTE: with web servers and workers on several hosts, EXPORT_ROOT must be a shared folder, or
+# the download finds no file on the web server.
+EXPORT_BACKGROUND_ROWS = env_int("EXPORT_BACKGROUND_ROWS", 10_000)
+EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT", VAR_DIR / "exports"))
+EXPORT_FILE_RETENTION_HOURS = env_int("EXPORT_FILE_RETENTION_HOURS", 24)
 
 # Folder whose roster files the Celery task customers.roster_folder_import imports every
 # 10 minutes, moving each into processed/ or failed/ below it. Empty: no folder imports.
 ROSTER_IMPORT_FOLDER = os.environ.get("ROSTER_IMPORT_FOLDER", "")
+# Campaign launches that create more tasks than this run in a Celery worker, with a progress
+# bar, instead of within the request.
+CAMPAIGN_LAUNCH_BACKGROUND_TASKS = env_int("CAMPAIGN_LAUNCH_BACKGROUND_TASKS", 2000)
 
 # Django streams uploaded files above this size to disk, because rosters can be large.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -226,9 +238,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 25)
+# Minutes between rebuilds of the dashboard's pre-aggregated figures (portal/dashboard/summary.py).
+# Keep it equal to the interval of the "Dashboard figures" beat schedule; the page states it.
+DASHBOARD_SUMMARY_REFRESH_MINUTES = env_int("DASHBOARD_SUMMARY_REFRESH_MINUTES", 5)
 
 # Reminders. The digest lists tasks due within this many days.
 REMINDER_DUE_SOON_DAYS = env_int("REMINDER_DUE_SOON_DAYS", 7)
+# Task lines in one digest, most urgent first. The heading keeps the exact totals and a last line
+# links to the task list for the rest.
+REMINDER_DIGEST_MAX_TASKS = env_int("REMINDER_DIGEST_MAX_TASKS", 50)
 # Working days overdue before a task is escalated to the client manager, the supervisor and the
 # head of the parent branch, as a comma-separated list ("1,3,5").
 REMINDER_ESCALATION_WORKING_DAYS = tuple(
@@ -250,6 +268,19 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "portal"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# A background campaign launch reports its progress while its transaction is still open, so the
+# progress cannot go through the database: other connections would see it only after the commit,
+# and on SQLite the launch's write lock would block it. The web processes and the workers share
+# this cache instead. Without Redis it is a folder, which the quick start's web server and worker
+# share because they run on one machine.
+# NOTE: web servers and workers on several hosts without Redis do not share that folder, so there
+# the progress bar stays at "waiting for a worker" until the launch ends.
+if REDIS_URL:
+    CACHES["progress"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "portal-progress",
+    }
+else:
+    CACHES["progress"] = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "progress")}
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
@@ -258,6 +289,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # kombu otherwise puts its broadcast exchanges in ./control, wherever the process started.
+        "control_folder": str(_broker_dir / "control"),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

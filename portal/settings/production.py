@@ -3,7 +3,7 @@
 import copy
 
 from .base import *  # noqa: F401,F403
-from .base import LOG_FORMATS, LOG_STREAMS, LOGGING, REDIS_URL, env_bool, env_int, env_list, log_choice, os
+from .base import CACHES, LOG_FORMATS, LOG_STREAMS, LOGGING, REDIS_URL, env_bool, env_int, env_list, log_choice, os
 
 SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 DEBUG = False
@@ -51,7 +51,9 @@ if not SECURE_HSTS_PRELOAD:
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 if not REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "portal_cache"}}
+    # The progress cache stays as the base settings set it: the database cache would hold a
+    # launch's progress back until the launch's transaction commits.
+    CACHES = {**CACHES, "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "portal_cache"}}
 
 # One JSON object per line on standard output, where systemd's journal or a container runtime
 # collects it. LOG_FORMAT=plain and LOG_STREAM=stderr switch back, for a command whose report

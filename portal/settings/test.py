@@ -1,7 +1,7 @@
 """Settings for the test suite."""
 
 from .base import *  # noqa: F401,F403
-from .base import os
+from .base import CACHES, REDIS_URL, os
 
 SECRET_KEY = "test-key-not-for-production"
 DEBUG = False
@@ -20,3 +20,7 @@ WHITENOISE_AUTOREFRESH = True
 # counts pinned by the page tests do not include. tests/security turns both back on.
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_MAX_LIFETIME = None
+# Without Redis the tests that need a shared cache are skipped, and the others run in one
+# process, so the launch progress stays in memory instead of in files under var/.
+if not REDIS_URL:
+    CACHES = {**CACHES, "progress": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "progress"}}

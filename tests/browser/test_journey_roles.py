@@ -223,8 +223,12 @@ def test_platform_imports_roster(live_server, transactional_db, staff, open_brow
     assert Customer.objects.get(customer_no="W00012").client_manager == staff["manager_a"]
 
 
-def test_platform_launches_and_verifies(live_server, transactional_db, staff, branch_tree, open_browser):
+@pytest.mark.redis
+def test_platform_launches_and_verifies(live_server, transactional_db, staff, branch_tree, open_browser, redis_url, settings):
     platform = staff["platform"]
+    # Launches of more than 3 tasks run in a Celery worker, so the 6-task launch below shows
+    # the progress bar that a launch of thousands of customers shows.
+    settings.CAMPAIGN_LAUNCH_BACKGROUND_TASKS = 3
     for number in range(6):
         manager = staff["manager_a"] if number % 2 else staff["manager_b"]
         CustomerFactory(customer_no=f"P{number:05d}", name=f"客户{number}", branch=manager.branch, client_manager=manager)
@@ -266,14 +270,29 @@ def test_platform_launches_and_verifies(live_server, transactional_db, staff, br
     page.wait_for_selector("text=预览发布")
     campaign = Campaign.objects.get(name="冬季理财产品推介")
 
-    page.click("text=预览发布")
-    page.wait_for_selector("#launch-loads")
-    assert page.inner_text("#launch-segment") == "6"
-    assert page.inner_text("#launch-to-contact") == "6"
-    screenshot(page, "platform-launch-preview")
-    screenshot_in_english(page, "platform-launch-preview")
-    page.click("#launch-form button[type=submit]")
-    page.wait_for_url(f"**/campaigns/{campaign.pk}/")
+    with celery_queue(redis_url) as start_launch_worker:
+        page.click("text=预览发布")
+        page.wait_for_selector("#launch-loads")
+        assert page.inner_text("#launch-segment") == "6"
+        assert page.inner_text("#launch-to-contact") == "6"
+        assert page.locator("#launch-background-note").count() == 1
+        screenshot(page, "platform-launch-preview")
+        screenshot_in_english(page, "platform-launch-preview")
+        page.click("#launch-form button[type=submit]")
+        page.wait_for_url(f"**/campaigns/{campaign.pk}/")
+        page.wait_for_selector("#launch-progress .progress")
+
+        # Queued: the button is disabled and nothing is written until a worker takes the launch.
+        assert "在后台运行" in page.inner_text("main")
+        assert page.is_disabled("#launch-running")
+        assert campaign.tasks.count() == 0
+        screenshot(page, "platform-launch-progress")
+        with start_launch_worker():
+            # The progress partial polls every 2 s and reloads the page once the worker is done.
+            page.wait_for_selector("#target-build", timeout=WORKER_TIMEOUT_MS)
+
+    assert page.locator("#launch-progress").count() == 0
+    assert page.inner_text("#target-targeted") == "6"
     screenshot(page, "platform-campaign-launched")
 
     campaign.refresh_from_db()
