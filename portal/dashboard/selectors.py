@@ -225,37 +225,44 @@ def task_figures_by(
     tasks = tasks.order_by()
 
     if grouping == "campaign":
-        rows = tasks.values("campaign_id", "campaign__name").annotate(**annotations)
-        figures = [_figures_from_row(row, key=row["campaign_id"], label=row["campaign__name"]) for row in rows]
-        return sorted(figures, key=lambda item: (item.label, item.key))
+        return campaign_figures_from_rows(tasks.values("campaign_id", "campaign__name").annotate(**annotations))
 
     if grouping == "assignee":
         rows = tasks.values(
             "assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name"
         ).annotate(**annotations)
-        figures = [
-            _figures_from_row(row, key=row["assignee_id"], label=_assignee_label(row)) for row in rows
-        ]
-        return sorted(figures, key=lambda item: (item.key is None, item.label))
+        return assignee_figures_from_rows(rows)
 
     if grouping == "tier":
         rows = tasks.values(
             "customer__tier_id", "customer__tier__name_en", "customer__tier__name_zh", "customer__tier__min_aum"
         ).annotate(**annotations)
-        # Highest tier first; tasks of customers without a tier last.
-        rows = sorted(
-            rows, key=lambda row: (row["customer__tier_id"] is None, -(row["customer__tier__min_aum"] or 0))
-        )
-        return [
-            _figures_from_row(
-                row,
-                key=row["customer__tier_id"],
-                label=_tier_label(row["customer__tier__name_en"], row["customer__tier__name_zh"]),
-            )
-            for row in rows
-        ]
+        return tier_figures_from_rows(rows)
 
     return _branch_figures(tasks=tasks, annotations=annotations, user=user)
+
+
+def campaign_figures_from_rows(rows) -> list[TaskFigures]:
+    figures = [_figures_from_row(row, key=row["campaign_id"], label=row["campaign__name"]) for row in rows]
+    return sorted(figures, key=lambda item: (item.label, item.key))
+
+
+def assignee_figures_from_rows(rows) -> list[TaskFigures]:
+    figures = [_figures_from_row(row, key=row["assignee_id"], label=_assignee_label(row)) for row in rows]
+    return sorted(figures, key=lambda item: (item.key is None, item.label))
+
+
+def tier_figures_from_rows(rows) -> list[TaskFigures]:
+    # Highest tier first; tasks of customers without a tier last.
+    rows = sorted(rows, key=lambda row: (row["customer__tier_id"] is None, -(row["customer__tier__min_aum"] or 0)))
+    return [
+        _figures_from_row(
+            row,
+            key=row["customer__tier_id"],
+            label=_tier_label(row["customer__tier__name_en"], row["customer__tier__name_zh"]),
+        )
+        for row in rows
+    ]
 
 
 def _assignee_label(row: dict) -> str:
@@ -268,7 +275,12 @@ def _assignee_label(row: dict) -> str:
 def _branch_figures(*, tasks, annotations: dict, user) -> list[TaskFigures]:
     """Group by the task's own branch, then add each group into every ancestor branch, so a
     row contains its whole subtree. Two queries: the grouped counts and the branch names."""
-    rows = list(tasks.values("branch_id", "branch__path").annotate(**annotations))
+    return branch_figures_from_rows(list(tasks.values("branch_id", "branch__path").annotate(**annotations)), user=user)
+
+
+def branch_figures_from_rows(rows: list[dict], *, user) -> list[TaskFigures]:
+    """Add the figures of each branch's own tasks into the branch and every ancestor branch
+    in the user's scope. One query, for the branch names."""
     branch_ids = set()
     for row in rows:
         branch_ids.update(int(part) for part in row["branch__path"].strip("/").split("/") if part)
@@ -301,6 +313,23 @@ def campaign_uplifts(*, campaign_ids) -> dict[int, UpliftEstimate]:
     campaign_ids = list(campaign_ids)
     if not campaign_ids:
         return {}
+    return uplift_estimates(campaign_uplift_groups(campaign_ids=campaign_ids))
+
+
+def uplift_estimates(groups: dict[int, tuple[GroupConversion, GroupConversion]]) -> dict[int, UpliftEstimate]:
+    """Turn the (contacted, held-out) groups of each campaign into its uplift estimate."""
+    return {
+        campaign_id: uplift_estimate(contacted=contacted, held_out=held_out)
+        for campaign_id, (contacted, held_out) in groups.items()
+    }
+
+
+def campaign_uplift_groups(*, campaign_ids=None) -> dict[int, tuple[GroupConversion, GroupConversion]]:
+    """Count the contacted and the held-out group of each campaign in `campaign_ids` (every
+    campaign when None) that has held-out customers, in two queries. See campaign_uplifts."""
+    held_out_customers = HeldOutCustomer.objects.all()
+    if campaign_ids is not None:
+        held_out_customers = held_out_customers.filter(campaign_id__in=campaign_ids)
     converted_after_launch = ContactRecord.objects.filter(
         customer=OuterRef("customer"),
         outcome=Outcome.CONVERTED,
@@ -308,8 +337,7 @@ def campaign_uplifts(*, campaign_ids) -> dict[int, UpliftEstimate]:
         contacted_at__gte=OuterRef("campaign__launched_at"),
     )
     held_out_rows = (
-        HeldOutCustomer.objects.filter(campaign_id__in=campaign_ids)
-        .order_by()
+        held_out_customers.order_by()
         .values("campaign_id")
         .annotate(total=Count("id"), converted=Count("id", filter=Exists(converted_after_launch)))
     )
@@ -318,35 +346,39 @@ def campaign_uplifts(*, campaign_ids) -> dict[int, UpliftEstimate]:
     }
     # A subquery rather than the ids read above keeps the number of queries the same for
     # campaigns with and without held-out customers.
-    with_holdout = HeldOutCustomer.objects.filter(campaign_id__in=campaign_ids).values("campaign_id")
+    with_holdout = held_out_customers.values("campaign_id")
+    # Counting "*" and "outcome" rather than "id" lets PostgreSQL answer from the index on
+    # (campaign, outcome) without reading the table's rows.
     task_rows = (
         FollowUpTask.objects.filter(campaign_id__in=with_holdout)
         .order_by()
         .values("campaign_id")
-        .annotate(total=Count("id"), converted=Count("id", filter=Q(outcome=Outcome.CONVERTED)))
+        .annotate(total=Count("*"), converted=Count("outcome", filter=Q(outcome=Outcome.CONVERTED)))
     )
     contacted = {
         row["campaign_id"]: GroupConversion(total=row["total"], converted=row["converted"]) for row in task_rows
     }
     return {
-        campaign_id: uplift_estimate(
-            contacted=contacted.get(campaign_id, GroupConversion(total=0, converted=0)), held_out=group
-        )
+        campaign_id: (contacted.get(campaign_id, GroupConversion(total=0, converted=0)), group)
         for campaign_id, group in held_out.items()
     }
 
 
-def attach_campaign_uplifts(rows: list[TaskFigures]) -> None:
-    """Set `uplift` on each campaign row whose campaign has held-out customers."""
-    uplifts = campaign_uplifts(campaign_ids=[row.key for row in rows])
+def attach_campaign_uplifts(rows: list[TaskFigures], *, uplifts: dict[int, UpliftEstimate] | None = None) -> None:
+    """Set `uplift` on each campaign row whose campaign has held-out customers. Pass `uplifts`
+    (from the dashboard's pre-aggregated figures) to save the two queries."""
+    if uplifts is None:
+        uplifts = campaign_uplifts(campaign_ids=[row.key for row in rows])
     for row in rows:
         row.uplift = uplifts.get(row.key)
 
 
-def completion_by_week(*, tasks: QuerySet[FollowUpTask]) -> list[WeekFigures]:
+def completion_by_week(*, tasks: QuerySet[FollowUpTask], total: int | None = None) -> list[WeekFigures]:
     """Count the tasks completed (done or verified) per week of completed_at, with the
-    cumulative share of all `tasks` except cancelled ones completed by each week's end. Two queries."""
-    total = tasks.order_by().filter(status__in=WORK_STATUSES).count()
+    cumulative share of all `tasks` except cancelled ones completed by each week's end. Two
+    queries, one when the caller passes `total`, the number of `tasks` except cancelled ones."""
+    if total is None:
+        total = tasks.order_by().filter(status__in=WORK_STATUSES).count()
     rows = (
         tasks.order_by()
         .filter(status__in=COMPLETED_STATUSES, completed_at__isnull=False)
@@ -355,6 +387,11 @@ def completion_by_week(*, tasks: QuerySet[FollowUpTask]) -> list[WeekFigures]:
         .annotate(completed=Count("id"), converted=Count("id", filter=Q(outcome=Outcome.CONVERTED)))
         .order_by("week")
     )
+    return weeks_from_rows(rows, total=total)
+
+
+def weeks_from_rows(rows, *, total: int) -> list[WeekFigures]:
+    """Build the weekly figures from rows of week, completed and converted, in week order."""
     weeks = []
     cumulative = 0
     for row in rows:

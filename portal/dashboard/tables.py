@@ -63,7 +63,7 @@ class DrillColumn(tables.Column):
         params = table.drill_params(record)
         if params is None:
             return text
-        url = reverse("campaigns:task_list") + "?" + urlencode(params + self.drill)
+        url = table.task_list_url + "?" + urlencode(params + self.drill)
         return format_html('<a href="{}">{}</a>', url, text)
 
     def value(self, value):
@@ -123,6 +123,7 @@ class TaskFiguresTable(tables.Table):
         self.filter_params = list(filter_params)
         # False for a client manager, who has no access to the task list the figures link to.
         self.linked = linked
+        self.task_list_url = reverse("campaigns:task_list")
 
     def render_average_days(self, value):
         return f"{value:.1f}"

@@ -9,6 +9,7 @@ from django_tables2 import RequestConfig
 
 from campaigns.selectors import campaign_get_for
 from portal.exports import EXPORT_FORMATS, export_table
+from portal.htmx import htmx_table, render_list
 from portal.models import ExportLog, Role, SavedFilter
 from portal.pagination import BoundedLazyPaginator
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
@@ -23,6 +24,15 @@ from .selectors import (
     dashboard_task_list,
     task_figures_by,
     task_figures_total,
+)
+from .summary import (
+    freshness_note,
+    summary_completion_by_week,
+    summary_figures_by,
+    summary_figures_total,
+    summary_run_for,
+    summary_uplifts,
+    summary_work_view_counts,
 )
 from .tables import (
     AssigneeFiguresTable,
@@ -65,6 +75,9 @@ SECTION_TITLES = {
 }
 # Groups drawn in a section's chart; the table beside it lists every group.
 CHART_GROUP_LIMIT = 15
+# Rows on one page of a section's table. Each row holds about 17 links to the task list, so a
+# page of 25 rows in four sections made the page 330 KB and its rendering the slowest part.
+FIGURE_TABLE_PAGE_SIZE = 10
 
 
 def _dashboard_exports(user) -> tuple[str, ...]:
@@ -90,16 +103,40 @@ def dashboard_index(request):
 
     # Only platform and supervisors may open the task list that the figures link to.
     linked = user.role in SUPERVISION
-    total = task_figures_total(tasks=tasks)
-    weeks = completion_by_week(tasks=tasks)
+    # The curated task views ignore the filter, so they come from the summary whenever there
+    # is a usable one. The figures come from it only without a filter.
+    fresh_run = summary_run_for(user=user, filtered=False)
+    summary_run = None if _is_filtered(filters) else fresh_run
+    if summary_run is not None:
+        total, view_counts = summary_figures_total(user=user)
+        weeks = summary_completion_by_week(user=user, total=total)
+    else:
+        total = task_figures_total(tasks=tasks)
+        view_counts = summary_work_view_counts(user=user) if fresh_run is not None else None
+        weeks = completion_by_week(tasks=tasks, total=total.tasks)
     sections = []
     for grouping in ROLE_GROUPINGS[user.role]:
-        rows = task_figures_by(tasks=tasks, grouping=grouping, user=user)
+        if summary_run is not None:
+            rows = summary_figures_by(user=user, grouping=grouping)
+        else:
+            rows = task_figures_by(tasks=tasks, grouping=grouping, user=user)
+        table = _figures_table(
+            grouping,
+            rows,
+            user=user,
+            summary_run=summary_run,
+            filter_params=filter_params,
+            linked=linked,
+            prefix=f"{grouping}-",
+        )
+        # A bank has thousands of client managers and hundreds of branches: each table shows one
+        # page of its rows, and the exports contain them all.
+        RequestConfig(request, paginate={"per_page": FIGURE_TABLE_PAGE_SIZE}).configure(table)
         sections.append(
             {
                 "name": grouping,
                 "title": SECTION_TITLES[grouping],
-                "table": _figures_table(grouping, rows, user=user, filter_params=filter_params, linked=linked),
+                "table": table,
                 "chart": _figures_chart(rows),
             }
         )
@@ -119,17 +156,30 @@ def dashboard_index(request):
             **context,
             "form": form,
             "scope": scope_label(user),
+            "freshness": freshness_note(fresh_run, figures=summary_run is not None) if fresh_run is not None else "",
             "linked": linked,
             "shows_uplift": _shows_uplift(user),
             "total_table": TaskFiguresTable([total], filter_params=filter_params, linked=linked),
             "sections": sections,
             "sections_chart_data": {section["name"]: section["chart"] for section in sections},
-            "weekly_table": WeeklyCompletionTable(weeks),
+            "weekly_table": _weekly_table(request, weeks),
             "chart_data": chart_data,
-            "work_views": work_views_for(user=user),
+            "work_views": work_views_for(user=user, counts=view_counts),
             "saved_filters": saved_filter_list_for(user=user),
         },
     )
+
+
+def _weekly_table(request, weeks) -> WeeklyCompletionTable:
+    """Build the on-screen weekly table: the latest weeks first, one page at a time. The
+    chart beside it and the export keep every week in calendar order."""
+    table = WeeklyCompletionTable(list(reversed(weeks)), prefix="weekly-")
+    RequestConfig(request, paginate={"per_page": FIGURE_TABLE_PAGE_SIZE}).configure(table)
+    return table
+
+
+def _is_filtered(filters: dict) -> bool:
+    return any(filters.get(name) is not None for name in ("campaign", "due_from", "due_to"))
 
 
 def scope_label(user) -> str:
@@ -148,13 +198,14 @@ def _shows_uplift(user) -> bool:
     return user.role == Role.PLATFORM
 
 
-def _figures_table(grouping: str, rows, *, user, **kwargs):
-    """Build the table of one grouping; campaign rows get their uplift for the platform."""
+def _figures_table(grouping: str, rows, *, user, summary_run=None, **kwargs):
+    """Build the table of one grouping; campaign rows get their uplift for the platform, from
+    `summary_run` when the figures come from the summary."""
     if grouping != "campaign":
         return FIGURE_TABLES[grouping](rows, **kwargs)
     show_uplift = _shows_uplift(user)
     if show_uplift:
-        attach_campaign_uplifts(rows)
+        attach_campaign_uplifts(rows, uplifts=summary_uplifts(summary_run) if summary_run is not None else None)
     return CampaignFiguresTable(rows, show_uplift=show_uplift, **kwargs)
 
 
@@ -186,11 +237,20 @@ def _dashboard_export(request, *, form, tasks, export_format):
         return HttpResponseBadRequest(
             _("Invalid filter, nothing exported: %(errors)s") % {"errors": form.errors.as_text()}
         )
-    if table_name == "weekly":
+    # An export contains the same figures as the page: the summary's while the page shows it.
+    filters = form.cleaned_data if form.is_bound else {}
+    summary_run = summary_run_for(user=request.user, filtered=_is_filtered(filters))
+    if table_name == "weekly" and summary_run is not None:
+        total, _view_counts = summary_figures_total(user=request.user)
+        table = WeeklyCompletionTable(summary_completion_by_week(user=request.user, total=total))
+    elif table_name == "weekly":
         table = WeeklyCompletionTable(completion_by_week(tasks=tasks))
     else:
-        rows = task_figures_by(tasks=tasks, grouping=table_name, user=request.user)
-        table = _figures_table(table_name, rows, user=request.user)
+        if summary_run is not None:
+            rows = summary_figures_by(user=request.user, grouping=table_name)
+        else:
+            rows = task_figures_by(tasks=tasks, grouping=table_name, user=request.user)
+        table = _figures_table(table_name, rows, user=request.user, summary_run=summary_run)
     table.request = request  # export_table logs the export with the request's user and filter.
     return export_table(table, export_format, f"dashboard-{table_name}")
 
@@ -282,4 +342,6 @@ def export_log_list(request):
     RequestConfig(
         request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
     ).configure(table)
-    return render(request, "dashboard/export_log.html", {"table": table})
+    return render_list(
+        request, "dashboard/export_log.html", "dashboard/partials/export_log_results.html", {"table": htmx_table(table)}
+    )

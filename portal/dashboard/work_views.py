@@ -38,27 +38,39 @@ class WorkView:
     url: str
 
 
-def work_views_for(*, user, today: datetime.date | None = None) -> list[WorkView]:
-    """Count the tasks of each curated view in one aggregate query.
-
-    Platform and supervisors get links to the task list filtered to their branch subtree.
-    A client manager cannot open that list, so their views link to their own task list,
-    which shows every open, in-progress and returned task."""
-    today = today or timezone.localdate()
-    week_start = today - datetime.timedelta(days=today.weekday())
-    week_end = week_start + datetime.timedelta(days=6)
+def work_view_conditions(*, today: datetime.date) -> dict[str, Q]:
+    """Return the condition on tasks of each curated view, by view key."""
+    week_start, week_end = _week_of(today)
     active = Q(status__in=ACTIVE_STATUSES)
-    conditions = {
+    return {
         "overdue": active & Q(due_on__lt=today),
         "due_this_week": active & Q(due_on__gte=week_start, due_on__lte=week_end),
         "returned": Q(status=Status.RETURNED),
         "awaiting_verification": Q(status=Status.DONE),
     }
-    counts = (
-        task_list_for(user=user)
-        .order_by()
-        .aggregate(**{key: Count("id", filter=condition) for key, condition in conditions.items()})
-    )
+
+
+def _week_of(today: datetime.date) -> tuple[datetime.date, datetime.date]:
+    week_start = today - datetime.timedelta(days=today.weekday())
+    return week_start, week_start + datetime.timedelta(days=6)
+
+
+def work_views_for(*, user, today: datetime.date | None = None, counts: dict | None = None) -> list[WorkView]:
+    """Count the tasks of each curated view in one aggregate query, or in none when the caller
+    passes the `counts` by view key (the dashboard's pre-aggregated figures).
+
+    Platform and supervisors get links to the task list filtered to their branch subtree.
+    A client manager cannot open that list, so their views link to their own task list,
+    which shows every open, in-progress and returned task."""
+    today = today or timezone.localdate()
+    week_start, week_end = _week_of(today)
+    conditions = work_view_conditions(today=today)
+    if counts is None:
+        counts = (
+            task_list_for(user=user)
+            .order_by()
+            .aggregate(**{key: Count("id", filter=condition) for key, condition in conditions.items()})
+        )
 
     if user.role == Role.CLIENT_MANAGER:
         my_tasks = reverse("campaigns:my_tasks")
