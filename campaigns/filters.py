@@ -15,9 +15,10 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from customers.filters import AGE_BAND_CHOICES, age_band_q
+from customers.filters import AGE_BAND_CHOICES, CHOICE_USER_FIELDS, age_band_q
 from customers.models import Branch, Tier
 from portal.models import Role, User
+from portal.widgets import FastSelect
 
 from .models import Campaign, Channel, ContactRecord, FollowUpTask, Outcome
 from .selectors import campaign_list_for
@@ -127,15 +128,35 @@ def overdue_q() -> Q:
     return Q(status__in=ACTIVE_TASK_STATUSES, due_on__lt=timezone.localdate())
 
 
+class MyTaskFilter(django_filters.FilterSet):
+    """The client manager's own task list. The morning digest links here with `due_to` set to
+    the end of its window, so the list shows the same tasks as the digest, the ones it left out
+    included."""
+
+    due_to = django_filters.DateFilter(
+        label=_("Due to"), field_name="due_on", lookup_expr="lte", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    class Meta:
+        model = FollowUpTask
+        fields = []
+
+
 class TaskFilter(django_filters.FilterSet):
-    campaign = django_filters.ModelChoiceFilter(label=_("Campaign"), queryset=Campaign.objects.all())
+    campaign = django_filters.ModelChoiceFilter(label=_("Campaign"), queryset=Campaign.objects.all(), widget=FastSelect)
     branch = django_filters.ModelChoiceFilter(
-        label=_("Branch (with sub-branches)"), queryset=Branch.objects.all(), method="filter_branch"
+        label=_("Branch (with sub-branches)"), queryset=Branch.objects.all(), method="filter_branch", widget=FastSelect
     )
     assignee = django_filters.ModelChoiceFilter(
-        label=_("Client manager"), queryset=User.objects.filter(role=Role.CLIENT_MANAGER)
+        label=_("Client manager"),
+        queryset=User.objects.filter(role=Role.CLIENT_MANAGER).only(*CHOICE_USER_FIELDS),
+        widget=FastSelect,
     )
-    status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=FollowUpTask.Status.choices)
+    # distinct=False: a filter on the task's own column cannot repeat a task, and the DISTINCT
+    # that django-filter adds by default makes PostgreSQL sort every matching task.
+    status = django_filters.MultipleChoiceFilter(
+        label=_("Status"), choices=FollowUpTask.Status.choices, distinct=False
+    )
     outcome = django_filters.ChoiceFilter(label=_("Outcome"), choices=Outcome.choices)
     overdue = django_filters.BooleanFilter(label=_("Overdue"), method="filter_overdue", widget=forms.NullBooleanSelect)
     due_from = django_filters.DateFilter(
@@ -145,7 +166,8 @@ class TaskFilter(django_filters.FilterSet):
         label=_("Due to"), field_name="due_on", lookup_expr="lte", widget=forms.DateInput(attrs={"type": "date"})
     )
     tier = django_filters.ModelChoiceFilter(
-        label=_("Tier"), queryset=Tier.objects.all(), field_name="customer__tier", null_label=_("No tier")
+        label=_("Tier"), queryset=Tier.objects.all(), field_name="customer__tier", null_label=_("No tier"),
+        widget=FastSelect,
     )
     completed_on_time = django_filters.BooleanFilter(
         label=_("Completed on time"), method="filter_completed_on_time", widget=forms.NullBooleanSelect
@@ -180,11 +202,14 @@ class TaskFilter(django_filters.FilterSet):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         if user is not None:
-            self.filters["campaign"].queryset = campaign_list_for(user=user)
+            # The options show names only, and a campaign row carries its launch summary.
+            self.filters["campaign"].queryset = campaign_list_for(user=user).only("id", "name")
             if user.role != Role.PLATFORM and user.branch_id:
                 subtree = Branch.objects.filter(path__startswith=user.branch.path)
                 self.filters["branch"].queryset = subtree
-                self.filters["assignee"].queryset = User.objects.filter(role=Role.CLIENT_MANAGER, branch__in=subtree)
+                self.filters["assignee"].queryset = User.objects.filter(
+                    role=Role.CLIENT_MANAGER, branch__in=subtree
+                ).only(*CHOICE_USER_FIELDS)
         for field in self.form.fields.values():
             if isinstance(field.widget, forms.SelectMultiple):
                 field.widget.attrs["class"] = "form-select"

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Role, User
+from portal.widgets import FastSelect
 
 from .models import Branch, Customer, RosterChange, Tier
 
@@ -53,6 +54,10 @@ def _years_before(day: date, years: int) -> date:
     except ValueError:  # 29 February in a year that has none
         return day.replace(year=day.year - years, day=28)
 
+
+# The user fields that a filter's choice of client manager reads (User.__str__ and the pk).
+# Loading only these keeps a select of a bank's 2,000 client managers cheap.
+CHOICE_USER_FIELDS = ("id", "username", "first_name", "last_name")
 
 # The roster's query parameter that applies a saved campaign segment.
 ROSTER_SEGMENT_PARAMETER = "segment"
@@ -107,17 +112,20 @@ class RosterChangeFilter(django_filters.Filter):
 class CustomerFilter(django_filters.FilterSet):
     # Applied together with the other filters, so the roster shows the segment narrowed further.
     segment = django_filters.ModelChoiceFilter(
-        label=_("Segment"), queryset=_segments, method="filter_segment"
+        label=_("Segment"), queryset=_segments, method="filter_segment", widget=FastSelect
     )
     q = django_filters.CharFilter(label=_("Name or customer number"), method="filter_search")
-    tier = django_filters.ModelChoiceFilter(label=_("Tier"), queryset=Tier.objects.all(), null_label=_("No tier"))
+    tier = django_filters.ModelChoiceFilter(
+        label=_("Tier"), queryset=Tier.objects.all(), null_label=_("No tier"), widget=FastSelect
+    )
     branch = django_filters.ModelChoiceFilter(
-        label=_("Branch (with sub-branches)"), queryset=Branch.objects.all(), method="filter_branch"
+        label=_("Branch (with sub-branches)"), queryset=Branch.objects.all(), method="filter_branch", widget=FastSelect
     )
     client_manager = django_filters.ModelChoiceFilter(
         label=_("Client manager"),
-        queryset=User.objects.filter(role=Role.CLIENT_MANAGER),
+        queryset=User.objects.filter(role=Role.CLIENT_MANAGER).only(*CHOICE_USER_FIELDS),
         null_label=_("No client manager"),
+        widget=FastSelect,
     )
     aum_min = django_filters.NumberFilter(label=_("AUM from (CNY)"), field_name="aum", lookup_expr="gte")
     aum_max = django_filters.NumberFilter(label=_("AUM to (CNY)"), field_name="aum", lookup_expr="lte")
@@ -150,7 +158,7 @@ class CustomerFilter(django_filters.FilterSet):
             self.filters["branch"].queryset = subtree
             self.filters["client_manager"].queryset = User.objects.filter(
                 role=Role.CLIENT_MANAGER, branch__in=subtree
-            )
+            ).only(*CHOICE_USER_FIELDS)
         for name, field in self.form.fields.items():
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs["class"] = css
@@ -159,7 +167,13 @@ class CustomerFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(customer_no__startswith=value) | Q(name__icontains=value))
+        # The ids of the two matches joined, not an OR of them: for the OR, PostgreSQL walks the
+        # customer-number index looking for a page of matches, which took 11 s on 1,000,000
+        # generated customers when nothing matched. Each half keeps the user's scope and the
+        # filters applied before it.
+        by_number = queryset.filter(customer_no__startswith=value).order_by().values("pk")
+        by_name = queryset.filter(name__icontains=value).order_by().values("pk")
+        return queryset.filter(pk__in=by_number.union(by_name))
 
     def filter_branch(self, queryset, name, value):
         return queryset.filter(branch__path__startswith=value.path)

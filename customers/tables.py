@@ -9,14 +9,20 @@ from .models import Customer
 
 class CustomerTable(tables.Table):
     customer_no = tables.LinkColumn("customers:detail", args=[tables.A("pk")], verbose_name=_("Customer number"))
-    name = tables.Column(verbose_name=_("Name"))
-    tier = tables.Column(verbose_name=_("Tier"), order_by=("tier__min_aum",))
-    aum = tables.Column(verbose_name=_("AUM (CNY)"), attrs={"td": {"class": "text-end"}})
-    branch = tables.Column(verbose_name=_("Branch"), order_by=("branch__name",))
-    client_manager = tables.Column(verbose_name=_("Client manager"), order_by=("client_manager__username",))
+    # Every sort ends with the unique customer number, so equal values keep one order from
+    # page to page.
+    name = tables.Column(verbose_name=_("Name"), order_by=("name", "customer_no"))
+    tier = tables.Column(verbose_name=_("Tier"), order_by=("tier__min_aum", "customer_no"))
+    aum = tables.Column(
+        verbose_name=_("AUM (CNY)"), attrs={"td": {"class": "text-end"}}, order_by=("aum", "customer_no")
+    )
+    branch = tables.Column(verbose_name=_("Branch"), order_by=("branch__name", "customer_no"))
+    client_manager = tables.Column(
+        verbose_name=_("Client manager"), order_by=("client_manager__username", "customer_no")
+    )
     phone = tables.Column(verbose_name=_("Phone"), orderable=False)
     id_number = tables.Column(verbose_name=_("ID number"), orderable=False)
-    occupation = tables.Column(verbose_name=_("Occupation"))
+    occupation = tables.Column(verbose_name=_("Occupation"), order_by=("occupation", "customer_no"))
 
     class Meta:
         model = Customer

@@ -126,6 +126,31 @@ def test_task_list_query_count_constant(client, users):
     assert many <= 8, many
 
 
+@pytest.mark.parametrize("sort", ["status", "campaign", "branch", "due_on"])
+def test_task_list_sort_ties_by_id(client, users, today, sort):
+    campaign = CampaignFactory()
+    tasks = [TaskFactory(campaign=campaign, assignee=users["manager_a"], due_on=today) for _ in range(3)]
+    client.force_login(users["platform"])
+
+    ascending = client.get(reverse("campaigns:task_list"), {"sort": sort}).context["table"].page.object_list
+    descending = client.get(reverse("campaigns:task_list"), {"sort": f"-{sort}"}).context["table"].page.object_list
+
+    assert [row.record.pk for row in ascending] == [task.pk for task in tasks]
+    assert [row.record.pk for row in descending] == [task.pk for task in reversed(tasks)]
+
+
+def test_task_list_status_filter_no_distinct(client, users, task_set):
+    client.force_login(users["platform"])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("campaigns:task_list"), {"status": ["open", "done"]})
+
+    task_queries = [query["sql"] for query in queries if '"campaigns_followuptask"' in query["sql"]]
+    assert response.status_code == HTTPStatus.OK
+    assert task_queries
+    assert not [sql for sql in task_queries if "DISTINCT" in sql.upper()]
+
+
 # My tasks
 
 

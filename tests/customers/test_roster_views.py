@@ -5,8 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from customers.filters import customer_filter_apply
 from customers.selectors import customer_list_for
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +27,19 @@ def visible_numbers(user):
 
 def test_scope_client_manager_sees_own(users, roster):
     assert visible_numbers(users["manager_a"]) == {"A0001"}
+
+
+def test_scope_client_manager_sees_task_customers_once(users, roster, branch_tree):
+    orphan = CustomerFactory(customer_no="A0002", branch=branch_tree["a"], client_manager=None)
+    TaskFactory(customer=orphan, assignee=users["manager_a"])
+    TaskFactory(customer=roster["own_a"], assignee=users["manager_a"])
+    TaskFactory(customer=roster["own_b"], assignee=users["manager_b"])
+
+    customers = customer_list_for(user=users["manager_a"])
+
+    assert sorted(customers.values_list("customer_no", flat=True)) == ["A0001", "A0002"]
+    assert customers.count() == 2
+    assert list(customers.filter(client_manager=None).values_list("customer_no", flat=True)) == ["A0002"]
 
 
 def test_scope_supervisor_sees_subtree(users, roster):
@@ -132,3 +146,38 @@ def test_roster_filter_hides_manager_choice_for_manager(client, users, roster):
     client.force_login(users["manager_a"])
     response = client.get(reverse("customers:list"))
     assert "client_manager" not in response.context["filter"].form.fields
+
+
+@pytest.mark.parametrize("sort", ["name", "tier", "branch", "client_manager", "occupation", "aum"])
+def test_roster_sort_ties_by_customer_no(client, users, branch_tree, sort):
+    for number in ("C0003", "C0001", "C0002"):
+        CustomerFactory(
+            customer_no=number, name="Wang", occupation="retired", aum=1000,
+            branch=branch_tree["a"], client_manager=users["manager_a"],
+        )
+    client.force_login(users["platform"])
+
+    ascending = client.get(reverse("customers:list"), {"sort": sort}).context["table"].page.object_list
+    descending = client.get(reverse("customers:list"), {"sort": f"-{sort}"}).context["table"].page.object_list
+
+    assert [row.record.customer_no for row in ascending] == ["C0001", "C0002", "C0003"]
+    assert [row.record.customer_no for row in descending] == ["C0003", "C0002", "C0001"]
+
+
+def test_roster_search_number_prefix_or_name(users, branch_tree):
+    CustomerFactory(customer_no="62001", name="Li Wei", branch=branch_tree["a"], client_manager=users["manager_a"])
+    CustomerFactory(customer_no="71001", name="Wang 62001", branch=branch_tree["a"], client_manager=users["manager_a"])
+    CustomerFactory(customer_no="62002", name="Zhao", branch=branch_tree["b"], client_manager=users["manager_b"])
+    CustomerFactory(customer_no="80620", name="Sun", branch=branch_tree["a"], client_manager=users["manager_a"])
+
+    def search(user, value, **filters):
+        customers = customer_filter_apply(queryset=customer_list_for(user=user), filters={"q": value, **filters})
+        return sorted(customers.values_list("customer_no", flat=True))
+
+    assert search(users["platform"], "620") == ["62001", "62002", "71001"]
+    assert search(users["platform"], "62001") == ["62001", "71001"]
+    assert search(users["platform"], "li wei") == ["62001"]
+    assert search(users["manager_a"], "620") == ["62001", "71001"]
+    assert search(users["supervisor_b"], "620") == ["62002"]
+    assert search(users["platform"], "620", branch=branch_tree["b"].pk) == ["62002"]
+    assert search(users["platform"], "nothing") == []
