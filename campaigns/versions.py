@@ -5,11 +5,9 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q
-from django.utils.translation import gettext
-
-from customers.filters import AGE_BAND_CHOICES, CustomerFilter
 
 from .models import Campaign, ContactRecord, FollowUpTask, HeldOutCustomer, Outcome
+from .segment_display import segment_filter_rows
 from .uplift import GroupConversion, UpliftEstimate, uplift_estimate
 
 Status = FollowUpTask.Status
@@ -120,19 +118,10 @@ def version_results(*, campaigns: list[Campaign]) -> list[VersionResult]:
     return figures
 
 
-def launch_filter_rows(*, summary: dict) -> list[tuple[str, str]]:
-    """Return the segment filters stored at launch as (label, value) pairs in the reader's language."""
+def launch_filter_rows(*, summary: dict, user=None) -> list[tuple[str, str]]:
+    """Return the segment filters stored at launch as (label, value) pairs in the reader's
+    language, with the branch, tier and client manager names of the launch day."""
     segment = summary.get("segment") or {}
-    values = segment.get("filter_values") or {}
-    choice_labels = {
-        "age_band": {key: str(label) for key, label in AGE_BAND_CHOICES},
-        "do_not_contact": {"true": gettext("Yes"), "false": gettext("No")},
-    }
-    rows = []
-    for key, raw in (segment.get("filters") or {}).items():
-        base_filter = CustomerFilter.base_filters.get(key)
-        label = str(base_filter.label) if base_filter is not None else key
-        value = choice_labels.get(key, {}).get(str(raw).lower()) or values.get(key, raw)
-        rows.append((label, str(value)))
-    return rows
-
+    return segment_filter_rows(
+        filters=segment.get("filters") or {}, names=segment.get("filter_values") or {}, user=user
+    )

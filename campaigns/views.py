@@ -23,14 +23,15 @@ from portal.models import Role
 from portal.pagination import BoundedLazyPaginator, list_is_filtered
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
 
-from . import services
+from . import launch_background, services
 from .uplift import campaign_results
 from .versions import launch_filter_rows
-from .filters import TaskFilter
+from .filters import MyTaskFilter, TaskFilter
 from .forms import CampaignForm, ContactForm, ReturnForm, SegmentForm, TaskVersionForm
 from .models import Campaign, FollowUpTask, Segment
+from .segment_display import segment_filter_rows_now
 from .selectors import campaign_get_for, campaign_list_for, task_get_for, task_list_for
-from .tables import CampaignTable, TaskTable
+from .tables import CampaignTable, SegmentTable, TaskTable
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +49,14 @@ def _report_rejection(request, error, entity: str, pk) -> None:
 
 @role_required(*PLATFORM)
 def segment_list(request):
-    segments = list(Segment.objects.select_related("created_by").order_by("name"))
-    # NOTE: this runs one count query per segment, so the page slows down as segments grow in number.
-    for segment in segments:
-        try:
-            segment.customer_count = services.segment_customers(segment=segment).count()
-        except services.SegmentInvalid:
-            segment.customer_count = None
-    return render(request, "campaigns/segment_list.html", {"segments": segments})
+    table = SegmentTable(Segment.objects.select_related("created_by"))
+    RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
+    return render_list(
+        request,
+        "campaigns/segment_list.html",
+        "campaigns/partials/segment_list_results.html",
+        {"table": htmx_table(table)},
+    )
 
 
 @role_required(*PLATFORM)
@@ -84,7 +85,12 @@ def segment_create(request):
     return render(
         request,
         "campaigns/segment_form.html",
-        {"form": form, "filters": filters, "customer_count": customer_count},
+        {
+            "form": form,
+            "filters": filters,
+            "filter_rows": segment_filter_rows_now(filters=filters or {}, user=request.user),
+            "customer_count": customer_count,
+        },
     )
 
 
@@ -108,7 +114,12 @@ def campaign_list(request):
     )
     table = CampaignTable(campaigns)
     RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
-    return render(request, "campaigns/campaign_list.html", {"table": table})
+    return render_list(
+        request,
+        "campaigns/campaign_list.html",
+        "campaigns/partials/campaign_list_results.html",
+        {"table": htmx_table(table)},
+    )
 
 
 @role_required(*PLATFORM)
@@ -162,10 +173,18 @@ def campaign_detail(request, pk):
             "status_counts": status_counts,
             "task_total": sum(counts.values()),
             "results": results,
-            "target_filters": launch_filter_rows(summary=campaign.launch_summary),
+            "target_filters": launch_filter_rows(summary=campaign.launch_summary, user=request.user),
             "next_version": campaign.next_versions.first(),
+            "launch_progress": _launch_progress_for(request, campaign),
         },
     )
+
+
+def _launch_progress_for(request, campaign) -> dict | None:
+    """Return the progress of a background launch for the platform's pages, else None."""
+    if request.user.role != Role.PLATFORM or campaign.status != Campaign.Status.LAUNCHING:
+        return None
+    return launch_background.launch_progress_get(campaign_id=campaign.pk)
 
 
 @role_required(*PLATFORM)
@@ -173,23 +192,38 @@ def campaign_launch(request, pk):
     """Show what a launch would create (GET) or launch the campaign (POST)."""
     campaign = campaign_get_for(user=request.user, pk=pk)
     if request.method == "POST":
+        # Without the preview's fingerprint (an old form) the launch goes ahead unchecked.
+        fingerprint = request.POST.get("fingerprint") or None
         try:
-            # Without the preview's fingerprint (an old form) the launch goes ahead unchecked.
-            created = services.campaign_launch(
-                campaign=campaign, actor=request.user, expected_fingerprint=request.POST.get("fingerprint") or None
-            )
+            # The launch form sends background=1 when the preview is over the threshold. A POST
+            # without the field (a script, a test) launches within the request.
+            if request.POST.get("background"):
+                launch_background.campaign_launch_queue(
+                    campaign=campaign, actor=request.user, expected_fingerprint=fingerprint
+                )
+                created = None
+            else:
+                created = services.campaign_launch(
+                    campaign=campaign, actor=request.user, expected_fingerprint=fingerprint
+                )
         except services.CampaignAlreadyLaunched as error:
             _report_rejection(request, error, "Campaign", campaign.pk)
             return redirect("campaigns:detail", pk=campaign.pk)
         except services.CampaignServiceError as error:
             _report_rejection(request, error, "Campaign", campaign.pk)
         else:
-            message = ngettext(
-                "Campaign “%(campaign)s” launched: %(count)s task created.",
-                "Campaign “%(campaign)s” launched: %(count)s tasks created.",
-                created,
-            )
-            messages.success(request, message % {"campaign": campaign, "count": created})
+            if created is None:
+                messages.success(
+                    request,
+                    _("The launch is running in the background. You can leave this page and come back later."),
+                )
+            else:
+                message = ngettext(
+                    "Campaign “%(campaign)s” launched: %(count)s task created.",
+                    "Campaign “%(campaign)s” launched: %(count)s tasks created.",
+                    created,
+                )
+                messages.success(request, message % {"campaign": campaign, "count": created})
             return redirect("campaigns:detail", pk=campaign.pk)
     plan = None
     if campaign.status == Campaign.Status.DRAFT:
@@ -197,8 +231,29 @@ def campaign_launch(request, pk):
     return render(
         request,
         "campaigns/campaign_launch.html",
-        {"campaign": campaign, "plan": plan, "today": timezone.localdate()},
+        {
+            "campaign": campaign,
+            "plan": plan,
+            "background": plan is not None and launch_background.campaign_launch_in_background(plan=plan),
+            "launch_progress": _launch_progress_for(request, campaign),
+            "today": timezone.localdate(),
+        },
     )
+
+
+@role_required(*PLATFORM)
+def campaign_launch_progress(request, pk):
+    """Render the progress bar of a background launch, which htmx polls. Once the campaign has
+    left launching, the HX-Refresh header makes the page reload to show the outcome."""
+    campaign = campaign_get_for(user=request.user, pk=pk)
+    response = render(
+        request,
+        "campaigns/partials/launch_progress.html",
+        {"campaign": campaign, "launch_progress": launch_background.launch_progress_get(campaign_id=campaign.pk)},
+    )
+    if campaign.status != Campaign.Status.LAUNCHING:
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @require_POST
@@ -255,10 +310,13 @@ def my_tasks(request):
         )
         .order_by("-is_overdue", "due_on", "id")
     )
-    page = Paginator(tasks, settings.PORTAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    # An invalid due_to is left out of cleaned_data, so the list then shows every task.
+    task_filter = MyTaskFilter(request.GET, queryset=tasks)
+    page = Paginator(task_filter.qs, settings.PORTAL_PAGE_SIZE).get_page(request.GET.get("page"))
     for task in page:
         task.masked_phone = mask_phone(task.customer.phone)
-    return render(request, "campaigns/task_mine.html", {"page": page})
+    due_to = task_filter.form.cleaned_data.get("due_to")
+    return render(request, "campaigns/task_mine.html", {"page": page, "due_to": due_to})
 
 
 @role_required(*STAFF_WITH_CUSTOMERS)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from django_tables2 import RequestConfig
 
 from portal.exports import EXPORT_FORMATS, export_table
+from portal.htmx import htmx_table, render_list
 from portal.models import Role, User
 from portal.permissions import PLATFORM, role_required
 
@@ -46,7 +47,10 @@ def handover_list(request):
         RequestConfig(request, paginate=False).configure(table)
         return export_table(table, export_format, "handovers")
     RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
-    return render(request, "campaigns/handover_list.html", {"table": table})
+    return render_list(
+        request, "campaigns/handover_list.html", "campaigns/partials/handover_list_results.html",
+        {"table": htmx_table(table)},
+    )
 
 
 @role_required(*PLATFORM)

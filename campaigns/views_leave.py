@@ -7,7 +7,7 @@ import django_tables2 as tables
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from portal.exports import EXPORT_FORMATS, export_table
+from portal.htmx import htmx_table, render_list
 from portal.models import Leave
 from portal.permissions import SUPERVISION, role_required
 
@@ -115,8 +116,16 @@ def leave_list(request):
         RequestConfig(request, paginate=False).configure(table)
         return export_table(table, export_format, "leave")
     RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "campaigns/leave_list.html", {"form": form, "filter": leave_filter, "table": table}, status=status)
+    response = render_list(
+        request,
+        "campaigns/leave_list.html",
+        "campaigns/partials/leave_list_results.html",
+        {"form": form, "filter": leave_filter, "table": htmx_table(table)},
+    )
+    if request.method == "POST":
+        # Only a rejected form gets here, because a valid one redirects.
+        response.status_code = 400
+    return response
 
 
 @require_POST

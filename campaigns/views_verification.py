@@ -1,10 +1,10 @@
 """The platform's verification queue: the sampled done tasks waiting to be verified or returned."""
 
 from django.conf import settings
-from django.shortcuts import render
 from django_tables2 import RequestConfig
 
 from portal.exports import EXPORT_FORMATS, export_table
+from portal.htmx import htmx_table, render_list
 from portal.permissions import PLATFORM, role_required
 
 from .filters import TaskFilter
@@ -25,4 +25,9 @@ def verification_queue(request):
         RequestConfig(request, paginate=False).configure(table)
         return export_table(table, export_format, "verification_queue")
     RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
-    return render(request, "campaigns/task_verification_queue.html", {"filter": task_filter, "table": table})
+    return render_list(
+        request,
+        "campaigns/task_verification_queue.html",
+        "campaigns/partials/verification_queue_results.html",
+        {"filter": task_filter, "table": htmx_table(table)},
+    )

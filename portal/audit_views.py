@@ -8,7 +8,6 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q
-from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
@@ -17,6 +16,7 @@ from django_tables2 import RequestConfig
 from .audit import PAGE_OBJECT_TYPE
 from .audit_signals import AUDITED_MODELS, USER_OBJECT_TYPE
 from .exports import EXPORT_FORMATS, export_table
+from .htmx import htmx_table, render_list
 from .models import AuditEvent, Role
 from .pagination import BoundedLazyPaginator
 from .permissions import role_required
@@ -237,4 +237,9 @@ def audit_log_list(request):
     RequestConfig(
         request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
     ).configure(table)
-    return render(request, "portal/audit_log.html", {"filter": audit_filter, "table": table})
+    return render_list(
+        request,
+        "portal/audit_log.html",
+        "portal/partials/audit_log_results.html",
+        {"filter": audit_filter, "table": htmx_table(table)},
+    )

@@ -10,6 +10,7 @@ from django_tables2 import RequestConfig
 
 from customers.models import RosterChange, RosterImport
 from customers.selectors import aum_snapshots_for_customer, aum_trend_points, customer_get_for, roster_changes_for_import
+from portal.htmx import htmx_table, render_list
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, role_required
 
 from campaigns.services import SegmentInvalid
@@ -42,7 +43,9 @@ XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml
 def import_list(request):
     table = RosterImportTable(RosterImport.objects.select_related("created_by"))
     RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
-    return render(request, "customers/import_list.html", {"table": table})
+    return render_list(
+        request, "customers/import_list.html", "customers/partials/import_list_results.html", {"table": htmx_table(table)}
+    )
 
 
 @role_required(*PLATFORM)
@@ -175,14 +178,15 @@ def import_changes(request, pk, kind):
     table = RosterChangeTable(roster_changes_for_import(roster_import=roster_import, kind=kind))
     RequestConfig(request, paginate={"per_page": settings.PORTAL_PAGE_SIZE}).configure(table)
     roster_query = urlencode({"roster_change": roster_change_value(roster_import=roster_import, kind=kind)})
-    return render(
+    return render_list(
         request,
         "customers/import_changes.html",
+        "customers/partials/import_changes_results.html",
         {
             "roster_import": roster_import,
             "kind": kind,
             "kind_label": RosterChange.Kind(kind).label,
-            "table": table,
+            "table": htmx_table(table),
             "roster_url": f"{reverse('customers:list')}?{roster_query}",
         },
     )

@@ -1,5 +1,6 @@
-"""The roster and task lists filter, sort and page in place with htmx under the portal's real
-Content-Security-Policy, and every state gets its own URL in the address bar and the history."""
+"""The roster, task, campaign and audit lists filter, sort and page in place with htmx under the
+portal's real Content-Security-Policy, and every state gets its own URL in the address bar and
+the history."""
 
 import os
 from decimal import Decimal
@@ -8,6 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.conf import settings
 
+from portal.models import AuditEvent
 from tests.factories import CampaignFactory, CustomerFactory, TaskFactory
 
 # Playwright's sync API runs an event loop in this thread, which Django's ORM otherwise rejects.
@@ -26,22 +28,34 @@ document.addEventListener("securitypolicyviolation", function (event) {
 
 
 @pytest.fixture
-def desk_page(chromium_path, live_server, client, users):
+def desk_page(desk_page_for, users):
+    return desk_page_for(users["supervisor_a"])
+
+
+@pytest.fixture
+def desk_page_for(chromium_path, live_server, client):
+    """Return a function that opens a desktop-sized page signed in as the given user."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    client.force_login(users["supervisor_a"])
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="en", viewport={"width": 1280, "height": 900})
-        context.add_cookies(
-            [{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-              "url": live_server.url}]
-        )
-        context.add_init_script(INIT_SCRIPT)
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        yield page
-        context.close()
-        browser.close()
+        browsers = []
+
+        def open_page(user):
+            client.force_login(user)
+            browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+            browsers.append(browser)
+            context = browser.new_context(locale="en", viewport={"width": 1280, "height": 900})
+            context.add_cookies(
+                [{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                  "url": live_server.url}]
+            )
+            context.add_init_script(INIT_SCRIPT)
+            page = context.new_page()
+            page.set_default_timeout(15000)
+            return page
+
+        yield open_page
+        for browser in browsers:
+            browser.close()
 
 
 @pytest.fixture
@@ -140,3 +154,58 @@ def test_keyboard_filters_roster(live_server, transactional_db, roster, desk_pag
     assert page.locator("#list-results tbody tr").count() == 1
     # htmx puts the focus back on the search box, which the swap replaced.
     assert page.evaluate("document.activeElement.id") == "id_q"
+
+
+def test_campaign_list_sorts_and_pages_in_place(live_server, transactional_db, settings, users, desk_page_for):
+    settings.PORTAL_PAGE_SIZE = 2
+    for name in ("Alpha", "Bravo", "Charlie", "Delta", "Echo"):
+        CampaignFactory(name=name, owner=users["platform"])
+    page = desk_page_for(users["platform"])
+    page.goto(f"{live_server.url}/campaigns/")
+    mark_window(page)
+
+    page.click("#list-results thead a:text-is('Name')")
+    page.wait_for_url("**sort=name*")
+    assert_same_page(page)
+    assert page.locator("#list-results tbody tr").first.inner_text().startswith("Alpha")
+
+    page.click("#list-results .pagination a:text-is('2')")
+    page.wait_for_url("**page=2*")
+    assert_same_page(page)
+    assert query(page)["sort"] == ["name"]
+    assert page.locator("#list-results tbody tr").first.inner_text().startswith("Charlie")
+
+    # The pushed URL opens the same state as a whole page.
+    shared = page.context.new_page()
+    shared.goto(page.url)
+    assert shared.locator("#list-results tbody tr").first.inner_text().startswith("Charlie")
+    shared.close()
+
+    page.go_back()
+    page.wait_for_url(lambda url: "page=2" not in url)
+    assert page.locator("#list-results tbody tr").first.inner_text().startswith("Alpha")
+
+
+def test_audit_list_filters_and_pages_in_place(live_server, transactional_db, settings, users, desk_page_for):
+    settings.PORTAL_PAGE_SIZE = 2
+    for number in range(5):
+        AuditEvent.objects.create(
+            actor=users["platform"], action=AuditEvent.Action.EXPORT, object_type="page", object_id=f"export-{number}"
+        )
+    page = desk_page_for(users["admin"])
+    page.goto(f"{live_server.url}/audit/")
+    mark_window(page)
+
+    page.select_option("#id_action", "export")
+    page.wait_for_url("**action=export*")
+    assert_same_page(page)
+    assert page.locator("#list-results tbody tr").count() == 2
+    assert "export-4" in page.inner_text("#list-results tbody")
+
+    page.click("#list-results .pagination a:text-is('2')")
+    page.wait_for_url("**page=2*")
+    assert_same_page(page)
+    assert query(page)["action"] == ["export"]
+    assert "export-2" in page.inner_text("#list-results tbody")
+    export_href = page.locator("#list-results a:text-is('Export CSV')").get_attribute("href")
+    assert "action=export" in export_href
