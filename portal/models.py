@@ -155,7 +155,18 @@ class AuditEvent(models.Model):
 
 
 class ExportLog(models.Model):
-    """One CSV or XLSX download of a table: who, from which page, with which filter, how many rows."""
+    """One CSV or XLSX download of a table: who, from which page, with which filter, how many rows.
+
+    An export with more rows than settings.EXPORT_BACKGROUND_ROWS is written by a Celery worker
+    to a file under settings.EXPORT_ROOT, which only `user` may download until it expires."""
+
+    class FileStatus(models.TextChoices):
+        # A blank status marks an export sent within its request.
+        QUEUED = "queued", _("Waiting for a worker")
+        RUNNING = "running", _("Writing the file")
+        READY = "ready", _("Ready to download")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="exports"
@@ -167,6 +178,17 @@ class ExportLog(models.Model):
     row_count = models.PositiveIntegerField(_("rows"), null=True, blank=True)
     started_at = models.DateTimeField(_("started at"), auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # A background export's worker rebuilds the table by requesting `path` with the filter as
+    # `user`, in `language`, so the file has the scope and headers of the screen.
+    path = models.CharField(_("path"), max_length=200, blank=True)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    file_status = models.CharField(_("file status"), max_length=10, choices=FileStatus.choices, blank=True)
+    expected_rows = models.PositiveIntegerField(_("expected rows"), null=True, blank=True)
+    rows_written = models.PositiveIntegerField(_("rows written"), default=0)
+    # Relative to settings.EXPORT_ROOT; blank until the file is complete and after it expires.
+    file_path = models.CharField(_("file"), max_length=200, blank=True)
+    download_name = models.CharField(_("download name"), max_length=200, blank=True)
+    failure = models.TextField(_("failure"), blank=True)
 
     class Meta:
         verbose_name = _("export log entry")
