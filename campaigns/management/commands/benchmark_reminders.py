@@ -27,6 +27,18 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
+def smtp_sink_settings(port: int) -> override_settings:
+    """Return settings that send mail over plain SMTP to the sink on 127.0.0.1:`port`."""
+    return override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=port,
+        EMAIL_USE_TLS=False,
+        EMAIL_HOST_USER="",
+        EMAIL_HOST_PASSWORD="",
+    )
+
+
 class CountingHandler:
     """An aiosmtpd handler that counts accepted messages and stores when the last arrived."""
 
@@ -64,14 +76,7 @@ class Command(BaseCommand):
         handler = CountingHandler()
         controller = Controller(handler, hostname="127.0.0.1", port=options["port"] or free_loopback_port())
         controller.start()
-        sink_settings = override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=controller.port,
-            EMAIL_USE_TLS=False,
-            EMAIL_HOST_USER="",
-            EMAIL_HOST_PASSWORD="",
-        )
+        sink_settings = smtp_sink_settings(controller.port)
         try:
             started = time.perf_counter()
             self._data_create(count=count, business_date=business_date)

@@ -1,0 +1,93 @@
+"""run_benchmarks at the tiny size: the JSON and markdown it writes carry real figures."""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from campaigns.models import Campaign, FollowUpTask
+from tests.conftest import need
+
+
+@pytest.fixture
+def postgresql(db):
+    need(connection.vendor == "postgresql", "run_benchmarks needs PostgreSQL: set DATABASE_URL")
+
+
+def test_pages_and_launch_results(postgresql, tmp_path):
+    output, markdown = tmp_path / "results.json", tmp_path / "suite.md"
+
+    call_command(
+        "run_benchmarks", size="tiny", repeat=2, only=["roster_list", "dashboard", "launch"],
+        output=str(output), markdown=str(markdown), stdout=io.StringIO(),
+    )
+
+    results = json.loads(output.read_text())
+    assert {"command", "git", "date", "machine", "load_average_before", "load_average_after", "benchmarks", "goals"} <= set(results)
+    assert results["machine"]["cpu_count"] > 0
+    assert results["machine"]["postgresql"]
+    assert results["errors"] == {}
+    assert set(results["benchmarks"]) == {"roster_list", "dashboard", "launch"}
+
+    roster = results["benchmarks"]["roster_list"]
+    assert {entry["role"] for entry in roster} == {"platform", "supervisor", "client_manager"}
+    assert {entry["filter"] for entry in roster} == {"unfiltered", "branch", "tier", "search"}
+    dashboard_pages = [entry for entry in results["benchmarks"]["dashboard"] if entry["page"] == "dashboard"]
+    assert {entry["role"] for entry in dashboard_pages} == {"platform", "supervisor"}
+    for entry in roster + dashboard_pages:
+        assert len(entry["runs_ms"]) == 2
+        assert entry["min_ms"] > 0
+        assert entry["min_ms"] <= entry["median_ms"] <= entry["max_ms"]
+        assert entry["queries"] > 0
+        assert isinstance(entry["pass"], bool)
+
+    preview, launch = results["benchmarks"]["launch"]
+    assert preview["median_s"] > 0
+    assert launch["median_s"] > 0
+    assert launch["segment_customers"] == 200
+    assert 0 < launch["tasks"] <= 200
+    assert launch["goal"]["below"] == 10
+    # The launches were rolled back.
+    assert not Campaign.objects.filter(name__contains="launch benchmark").exists()
+    assert FollowUpTask.objects.count() == 1_200
+
+    text = markdown.read_text()
+    assert "### Roster list" in text
+    assert "### Dashboard" in text
+    assert "Campaign launch, 200 customers in the segment" in text
+
+
+def test_admin_changelist_beside_lists(postgresql, tmp_path):
+    output = tmp_path / "results.json"
+
+    call_command(
+        "run_benchmarks", size="tiny", repeat=1, only=["task_list", "admin_changelist"],
+        output=str(output), markdown=str(tmp_path / "suite.md"), stdout=io.StringIO(),
+    )
+
+    results = json.loads(output.read_text())
+    admin = results["benchmarks"]["admin_changelist"]
+    assert {(entry["page"], entry["filter"]) for entry in admin} >= {("roster", "unfiltered"), ("task", "status")}
+    assert all(entry["median_ms"] > 0 and entry["queries"] > 0 for entry in admin)
+    tasks = results["benchmarks"]["task_list"]
+    platform_filters = {entry["filter"] for entry in tasks if entry["role"] == "platform"}
+    assert platform_filters == {"unfiltered", "branch", "tier", "status", "overdue", "campaign"}
+    assert {entry["filter"] for entry in tasks if entry["role"] == "client_manager"} == {"my tasks", "my tasks, page 2"}
+
+
+def test_merge_keeps_other_benchmarks(postgresql, tmp_path):
+    output, markdown = tmp_path / "results.json", tmp_path / "suite.md"
+    common = {"size": "tiny", "repeat": 1, "output": str(output), "markdown": str(markdown)}
+    call_command("run_benchmarks", only=["roster_list"], stdout=io.StringIO(), **common)
+    first = json.loads(output.read_text())
+
+    call_command("run_benchmarks", only=["launch"], merge=True, stdout=io.StringIO(), **common)
+
+    results = json.loads(output.read_text())
+    assert set(results["benchmarks"]) == {"roster_list", "launch"}
+    assert results["benchmarks"]["roster_list"] == first["benchmarks"]["roster_list"]
+    assert results["provenance"]["roster_list"]["command"] == first["command"]
+    assert "launch" not in results["provenance"]
+    assert "Figures of roster_list come from an earlier run" in markdown.read_text()
