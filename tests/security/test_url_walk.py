@@ -47,7 +47,7 @@ from openpyxl import load_workbook
 
 from campaigns.models import Campaign, FollowUpTask
 from customers.imports.services import roster_import_create
-from portal.models import Leave, SavedFilter
+from portal.models import ExportLog, Leave, SavedFilter
 from tests.factories import CampaignFactory, CustomerFactory, SegmentFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +155,7 @@ ACCESS = {
         Case(PLATFORM_ONLY, target="campaign_draft"),
         Case(PLATFORM_ONLY, method="POST", target="campaign_draft"),
     ],
+    "campaigns:launch_progress": Case(PLATFORM_ONLY, target="campaign", htmx=True),
     "campaigns:complete": Case(PLATFORM_ONLY, method="POST", target="campaign"),
     "campaigns:segment_list": Case(PLATFORM_ONLY),
     "campaigns:next_version": Case(PLATFORM_ONLY, target="campaign"),
@@ -201,6 +202,10 @@ ACCESS = {
         PLATFORM_ONLY, method="POST", data={"dimension": "occupation", "key": "management", "label": "Managers"}
     ),
     "dashboard:export_log": Case(PLATFORM_ONLY),
+    # A background export's pages exist only for the user who asked for it.
+    "dashboard:export_file": Case(frozenset({CLIENT_MANAGER}), target="export_file"),
+    "dashboard:export_file_progress": Case(frozenset({CLIENT_MANAGER}), target="export_file", htmx=True),
+    "dashboard:export_file_download": Case(frozenset({CLIENT_MANAGER}), target="export_file"),
     "dashboard:saved_filter_create": Case(
         STAFF, method="POST", data={"name": "Walk", "page": "customers:list", "query_string": "q=C"}
     ),
@@ -329,6 +334,13 @@ def world(users, branch_tree, settings, tmp_path):
         user=platform, uploaded_file=roster_file, kind="roster", options={"delimiter": "", "sheet": ""}
     )
     saved_filter = SavedFilter.objects.create(user=manager, name="Mine", page="customers:list", query_string="")
+    settings.EXPORT_ROOT = tmp_path / "exports"
+    settings.EXPORT_ROOT.mkdir()
+    (settings.EXPORT_ROOT / "walk.csv").write_text("\ufeffTask\r\n1\r\n", encoding="utf-8")
+    export_file = ExportLog.objects.create(
+        user=manager, view_name="campaigns:task_list", path="/campaigns/tasks/", export_format="csv",
+        file_status=ExportLog.FileStatus.READY, file_path="walk.csv", download_name="tasks.csv", row_count=1,
+    )
     return {
         "customer": customer,
         "campaign": campaign,
@@ -337,6 +349,7 @@ def world(users, branch_tree, settings, tmp_path):
         "task_done": task_done,
         "roster_import": roster_import,
         "saved_filter": saved_filter,
+        "export_file": export_file,
         "leave": Leave.objects.create(user=manager, starts_on=datetime.date(2030, 1, 2), ends_on=datetime.date(2030, 1, 3)),
         # A client manager whose handover page the platform opens.
         "leaver": manager,
