@@ -795,7 +795,7 @@ def _tasks_insert(*, campaign: Campaign, assignments: list, report: LaunchProgre
 
 
 def _tasks_copy(*, campaign: Campaign, assignments: list, report: LaunchProgress) -> None:
-    """Write the launch's tasks with one COPY, reporting after each LAUNCH_BATCH_SIZE rows.
+    """Write the launch's tasks with COPY in batches of LAUNCH_BATCH_SIZE, reporting after each batch.
 
     COPY skips building a model instance and an INSERT statement per task, which took most of
     the writing time of a 50,000-task launch. Every column gets the value a new task would get
@@ -813,16 +813,17 @@ def _tasks_copy(*, campaign: Campaign, assignments: list, report: LaunchProgress
         f"({', '.join(quote(model_field.column) for model_field in copied)}) FROM STDIN"
     )
     total = len(assignments)
+    # One COPY per batch, so the progress is reported with no COPY in flight on the connection.
     # The raw psycopg cursor raises psycopg's errors; the wrapper turns a broken unique
     # constraint into the IntegrityError that campaign_launch handles.
-    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-        for written, (customer_id, assignee_id, branch_id) in enumerate(assignments, start=1):
-            row[customer_at], row[assignee_at], row[branch_at] = customer_id, assignee_id, branch_id
-            copy.write_row(row)
-            if written % LAUNCH_BATCH_SIZE == 0 and written < total:
-                report("writing", written, total)
-    if total:
-        report("writing", total, total)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        for start in range(0, total, LAUNCH_BATCH_SIZE):
+            batch = assignments[start:start + LAUNCH_BATCH_SIZE]
+            with cursor.cursor.copy(sql) as copy:
+                for customer_id, assignee_id, branch_id in batch:
+                    row[customer_at], row[assignee_at], row[branch_at] = customer_id, assignee_id, branch_id
+                    copy.write_row(row)
+            report("writing", start + len(batch), total)
 
 
 def launch_summary_build(*, campaign: Campaign, plan: LaunchPlan, today: date) -> dict:
