@@ -489,3 +489,50 @@ class TaskFigureSummaryRun(models.Model):
 
     class Meta:
         ordering = ["-finished_at", "-id"]
+
+
+class AnalysisSummary(models.Model):
+    """Figures of the analysis for the next campaign (portal.dashboard.analysis) per group of
+    one dimension, rebuilt by portal.dashboard.analysis_summary in one transaction.
+
+    Roster rows count the customers of one branch (the customer's own branch) and sum their
+    AUM; each customer has one branch, so the rows of a subtree add up. Response rows count
+    distinct customers, and a customer's tasks may sit in several branches, so those counts do
+    not add up: each response row holds the exact count of a whole subtree (`branch` is its
+    top), or of the bank when `branch` is NULL, and a reader takes one row per group."""
+
+    class Kind(models.TextChoices):
+        ROSTER = "roster"
+        RESPONSE = "response"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # A roster or response dimension of portal.dashboard.analysis, or "all" for the overall
+    # response row.
+    dimension = models.CharField(max_length=20)
+    branch = models.ForeignKey(
+        "customers.Branch", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    # The group's key as the live query returns it (NULL and "" stay apart, as there); NULL in
+    # tier rows, whose group is `tier`.
+    key = models.TextField(null=True)
+    tier = models.ForeignKey(
+        "customers.Tier", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    customers = models.PositiveIntegerField(default=0)
+    aum = models.DecimalField(max_digits=24, decimal_places=2, default=0)
+    converted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "dimension", "branch"], name="analysis_summary_lookup_idx")]
+
+
+class AnalysisSummaryRun(models.Model):
+    """One rebuild of AnalysisSummary: the local date its age bands were computed for and when
+    it ran. The analysis page uses the latest run while it is fresh and states its time."""
+
+    as_of = models.DateField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]

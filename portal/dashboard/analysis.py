@@ -16,7 +16,7 @@ from campaigns.filters import AUM_BANDS, UNKNOWN_KEY, age_band_case, aum_band_ca
 from campaigns.models import Campaign, Channel, FollowUpTask, Outcome
 from campaigns.selectors import task_list_for
 from customers.filters import AGE_BAND_CHOICES
-from customers.models import Branch, Customer
+from customers.models import Branch
 from customers.selectors import customer_list_for
 from portal.models import Role
 
@@ -114,9 +114,23 @@ def roster_by(*, user, dimension: str) -> list[RosterFigures]:
     totals = {"customers": Count("id"), "aum": Coalesce(Sum("aum"), Value(Decimal("0")), output_field=DecimalField())}
 
     if dimension == "branch":
-        return _roster_by_branch(user=user, customers=customers, totals=totals)
-    if dimension == "tier":
+        rows = list(customers.values("branch_id", "branch__path").annotate(**totals))
+    elif dimension == "tier":
         rows = customers.values("tier_id", "tier__name_en", "tier__name_zh", "tier__min_aum").annotate(**totals)
+    elif dimension == "occupation":
+        rows = customers.values("occupation").annotate(**totals)
+    else:
+        band = age_band_case() if dimension == "age_band" else aum_band_case()
+        rows = customers.annotate(band=band).values("band").annotate(**totals)
+    return roster_from_rows(user=user, dimension=dimension, rows=rows)
+
+
+def roster_from_rows(*, user, dimension: str, rows) -> list[RosterFigures]:
+    """Turn the grouped customer rows of roster_by, or the same rows summed from the analysis
+    summary, into the roster table of `dimension`."""
+    if dimension == "branch":
+        return _roster_by_branch(user=user, rows=list(rows))
+    if dimension == "tier":
         rows = sorted(rows, key=lambda row: (row["tier_id"] is None, -(row["tier__min_aum"] or 0)))
         return [
             RosterFigures(
@@ -129,7 +143,6 @@ def roster_by(*, user, dimension: str) -> list[RosterFigures]:
             for row in rows
         ]
     if dimension == "occupation":
-        rows = customers.values("occupation").annotate(**totals)
         merged = {}
         for row in rows:
             key = row["occupation"] or UNKNOWN_KEY
@@ -145,8 +158,7 @@ def roster_by(*, user, dimension: str) -> list[RosterFigures]:
             figures.aum += row["aum"]
         return sorted(merged.values(), key=lambda item: (-item.customers, item.label))
 
-    band = age_band_case() if dimension == "age_band" else aum_band_case()
-    rows = {row["band"]: row for row in customers.annotate(band=band).values("band").annotate(**totals)}
+    rows = {row["band"]: row for row in rows}
     labels = _labels(dimension)
     result = []
     for key in [*_band_order(dimension), UNKNOWN_KEY]:
@@ -163,8 +175,7 @@ def roster_by(*, user, dimension: str) -> list[RosterFigures]:
     return result
 
 
-def _roster_by_branch(*, user, customers: QuerySet[Customer], totals: dict) -> list[RosterFigures]:
-    rows = list(customers.values("branch_id", "branch__path").annotate(**totals))
+def _roster_by_branch(*, user, rows: list[dict]) -> list[RosterFigures]:
     branch_ids = set()
     for row in rows:
         branch_ids.update(int(part) for part in row["branch__path"].strip("/").split("/") if part)
@@ -207,7 +218,11 @@ def _customer_counts() -> dict:
 
 
 def response_overall(*, tasks: QuerySet[FollowUpTask]) -> ResponseFigures:
-    row = tasks.aggregate(**_customer_counts())
+    return overall_from_row(tasks.aggregate(**_customer_counts()))
+
+
+def overall_from_row(row: dict) -> ResponseFigures:
+    """Build the overall response from its customers and converted counts."""
     rate = row["converted"] / row["customers"] if row["customers"] else None
     return ResponseFigures(
         key="all",
@@ -233,9 +248,17 @@ def response_by(
     if overall is None:
         overall = response_overall(tasks=tasks)
     counts = _customer_counts()
-
     if dimension == "tier":
         rows = tasks.values("customer__tier_id", "customer__tier__name_en", "customer__tier__name_zh").annotate(**counts)
+    else:
+        rows = tasks.annotate(group=task_segment_expression(dimension)).values("group").annotate(**counts)
+    return response_from_rows(dimension=dimension, rows=rows, overall=overall)
+
+
+def response_from_rows(*, dimension: str, rows, overall: ResponseFigures) -> list[ResponseFigures]:
+    """Turn the grouped rows of response_by, or the same rows read from the analysis summary,
+    into the response table of `dimension`, sorted as response_by says."""
+    if dimension == "tier":
         groups = [
             (
                 row["customer__tier_id"],
@@ -245,8 +268,6 @@ def response_by(
             for row in rows
         ]
     else:
-        expression = task_segment_expression(dimension)
-        rows = tasks.annotate(group=expression).values("group").annotate(**counts)
         labels = _labels(dimension)
         groups = [
             (

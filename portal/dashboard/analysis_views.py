@@ -25,6 +25,13 @@ from .analysis import (
     roster_by,
     segment_filters_for,
 )
+from .analysis_summary import (
+    analysis_freshness_note,
+    analysis_summary_run_for,
+    summary_response_by,
+    summary_response_overall,
+    summary_roster_by,
+)
 from .forms import AnalysisFilterForm
 from .tables import ResponseFiguresTable, RosterFiguresTable, format_percent
 from .views import scope_label
@@ -56,6 +63,21 @@ def next_campaign_analysis(request):
     form = AnalysisFilterForm(request.GET or None, user=user)
     campaign = form.cleaned_data.get("campaign") if form.is_valid() else None
     tasks = response_tasks(user=user, campaign=campaign)
+    # Only the figures of all campaigns are pre-aggregated; the page and its exports show the
+    # same ones.
+    summary_run = analysis_summary_run_for(user=user, filtered=campaign is not None)
+
+    def roster(dimension):
+        if summary_run is not None:
+            return summary_roster_by(user=user, dimension=dimension)
+        return roster_by(user=user, dimension=dimension)
+
+    def response(dimension, overall=None):
+        if summary_run is not None:
+            if overall is None:
+                overall = summary_response_overall(user=user)
+            return summary_response_by(user=user, dimension=dimension, overall=overall)
+        return response_by(user=user, dimension=dimension, campaign=campaign, overall=overall)
 
     export_format = request.GET.get("_export")
     if export_format is not None:
@@ -75,19 +97,17 @@ def next_campaign_analysis(request):
             )
         kind, dimension = table_name.split("_", 1)
         if kind == "roster":
-            table = RosterFiguresTable(roster_by(user=user, dimension=dimension))
+            table = RosterFiguresTable(roster(dimension))
         else:
-            table = ResponseFiguresTable(
-                response_by(user=user, dimension=dimension, campaign=campaign), dimension=dimension
-            )
+            table = ResponseFiguresTable(response(dimension), dimension=dimension)
         table.request = request
         return export_table(table, export_format, f"analysis-{table_name}")
 
     segment_form_for = _segment_form_renderer(request, campaign=campaign) if user.role == Role.PLATFORM else None
-    overall = response_overall(tasks=tasks)
+    overall = summary_response_overall(user=user) if summary_run is not None else response_overall(tasks=tasks)
     roster_sections = []
     for dimension in ROSTER_DIMENSIONS:
-        rows = roster_by(user=user, dimension=dimension)
+        rows = roster(dimension)
         roster_sections.append(
             {
                 "name": f"roster_{dimension}",
@@ -98,7 +118,7 @@ def next_campaign_analysis(request):
         )
     response_sections = []
     for dimension in RESPONSE_DIMENSIONS:
-        rows = response_by(user=user, dimension=dimension, campaign=campaign, overall=overall)
+        rows = response(dimension, overall)
         response_sections.append(
             {
                 "name": f"response_{dimension}",
@@ -131,6 +151,7 @@ def next_campaign_analysis(request):
             "roster_sections": roster_sections,
             "response_sections": response_sections,
             "charts": charts,
+            "freshness": analysis_freshness_note(summary_run) if summary_run is not None else "",
         },
     )
 

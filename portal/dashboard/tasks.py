@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from .analysis_summary import analysis_summary_refresh
 from .summary import summary_refresh
 
 
@@ -11,3 +12,11 @@ def refresh_dashboard_summary() -> int | None:
     when another rebuild was running."""
     run = summary_refresh()
     return None if run is None else run.task_count
+
+
+@shared_task(name="portal.refresh_analysis_summary", ignore_result=True)
+def refresh_analysis_summary() -> int | None:
+    """Rebuild the next-campaign analysis's pre-aggregated figures. Return the id of the run,
+    or None when another rebuild was running."""
+    run = analysis_summary_refresh()
+    return None if run is None else run.pk
