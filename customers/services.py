@@ -33,7 +33,7 @@ from .imports.changes import ChangeSamples, change_state
 from .imports.rows import CheckedRow, rows_check
 from .imports.history import DEFAULT_AUM_DROP_PERCENT, roster_history_record
 from .imports.pipeline import PipelineStopped, roster_plan_copy
-from .imports.postgresql import roster_write_postgresql
+from .imports.postgresql import customer_states_read, roster_write_postgresql
 from .models import Branch, Customer, RosterImport, Tier
 from .selectors import tier_for_aum
 
@@ -211,6 +211,10 @@ def roster_import_commit_pipelined(
     roster_import_commit plans the file again and reports or skips the invalid rows."""
     try:
         with garbage_collection_paused(), transaction.atomic():
+            customer_states = None
+            if complete_roster:
+                with connection.cursor() as cursor:
+                    customer_states = customer_states_read(cursor.cursor)
             plan, new_ids = roster_plan_copy(table=table, mapping=mapping, default_branch=default_branch)
             plan.report.details["diff"] = roster_write_postgresql(
                 plan=plan,
@@ -220,6 +224,7 @@ def roster_import_commit_pipelined(
                 complete_roster=complete_roster,
                 aum_drop_percent=aum_drop_percent,
                 new_ids=new_ids,
+                customer_states=customer_states,
             )
             roster_import_finish(
                 user=user, report=plan.report, plan=plan, roster_import=roster_import, started=started, on_written=on_written

@@ -42,10 +42,12 @@ def roster_write_postgresql(
     complete_roster: bool,
     aum_drop_percent: Decimal,
     new_ids: list[int] | None = None,
+    customer_states: list[tuple[int, bool]] | None = None,
 ) -> dict[str, int]:
     """Write the customers, AUM snapshots and roster diff of a RosterPlan and return the
     number of diff lines per RosterChange.Kind, as roster_history_record does. Pass `new_ids`
-    when the new customers of plan.new are already in the table with these ids."""
+    when the new customers of plan.new are already in the table with these ids, and then, for a
+    complete roster, the `customer_states` that customer_states_read returned before they were."""
     import_id = roster_import.pk if roster_import else None
     counts = {kind: 0 for kind in RosterChange.Kind.values}
     existing = plan.changed + plan.unchanged
@@ -53,8 +55,12 @@ def roster_write_postgresql(
         # The psycopg 3 cursor under Django's wrapper, for COPY.
         raw_cursor = cursor.cursor
         if new_ids is None:
+            if complete_roster:
+                customer_states = customer_states_read(raw_cursor)
             new_ids = customer_ids_reserve(raw_cursor, len(plan.new))
             new_customers_copy(raw_cursor, plan.new, new_ids)
+        elif complete_roster and customer_states is None:
+            raise ValueError("a complete roster whose new customers are written needs the customer states read before")
         if plan.changed:
             changed_customers_update(raw_cursor, plan.changed, plan.changed_fields | {"updated_at"})
         new_snapshots_copy(raw_cursor, plan.new, new_ids, taken_on=taken_on, import_id=import_id)
@@ -67,7 +73,7 @@ def roster_write_postgresql(
             # A customer whose row is invalid is still in the file, so plan.present_ids counts too.
             present_ids = plan.present_ids | {customer.pk for customer in existing}
             counts[RosterChange.Kind.MISSING] = missing_flag(
-                raw_cursor, present_ids, new_ids=new_ids, taken_on=taken_on, import_id=import_id
+                raw_cursor, present_ids, customer_states=customer_states, taken_on=taken_on, import_id=import_id
             )
     logger.info(
         "Roster import %s: %s AUM snapshots for %s, diff %s",
@@ -233,30 +239,28 @@ def tier_and_aum_lines_copy(
     return counts
 
 
-def missing_flag(
-    raw_cursor, present_ids: set[int], *, new_ids: list[int], taken_on: date, import_id: int | None
-) -> int:
-    """Add a MISSING line for every customer whose id is neither in `present_ids` nor one of
-    the `new_ids` this import inserted, set their `missing_since` unless already set, clear it
-    on the present ones, and return the number of MISSING lines.
+def customer_states_read(raw_cursor) -> list[tuple[int, bool]]:
+    """Return (id, whether missing_since is set) for every customer. A complete roster reads
+    this before the import adds its new customers, which are present by definition: reading it
+    afterwards would scan every row the import just wrote."""
+    raw_cursor.execute(f"SELECT id, missing_since IS NOT NULL FROM {quoted(Customer._meta.db_table)}")
+    return raw_cursor.fetchall()
 
-    One query reads every customer id. Comparing them with `present_ids` in Python costs less
-    than copying the ids of a large file into a temporary table for an anti-join."""
+
+def missing_flag(
+    raw_cursor, present_ids: set[int], *, customer_states: list[tuple[int, bool]], taken_on: date, import_id: int | None
+) -> int:
+    """Add a MISSING line for every customer of `customer_states` whose id is not in
+    `present_ids`, set their `missing_since` unless already set, clear it on the present ones,
+    and return the number of MISSING lines.
+
+    Comparing every customer id with `present_ids` in Python costs less than copying the ids of
+    a large file into a temporary table for an anti-join."""
     customer_table = quoted(Customer._meta.db_table)
-    if new_ids and max(new_ids) - min(new_ids) + 1 == len(new_ids):
-        # The usual case: the new customers' ids are one unbroken range, which holds no other
-        # customer, so the query skips them instead of returning every row the import wrote.
-        raw_cursor.execute(
-            f"SELECT id, missing_since IS NOT NULL FROM {customer_table} WHERE id NOT BETWEEN %s AND %s",
-            [min(new_ids), max(new_ids)],
-        )
-    else:
-        present_ids = present_ids | set(new_ids)
-        raw_cursor.execute(f"SELECT id, missing_since IS NOT NULL FROM {customer_table}")
     absent_ids = []
     newly_missing_ids = []
     returned_ids = []
-    for customer_id, flagged in raw_cursor.fetchall():
+    for customer_id, flagged in customer_states:
         if customer_id in present_ids:
             if flagged:
                 returned_ids.append(customer_id)
