@@ -106,7 +106,7 @@ def reminders_run(*, business_date: datetime.date, kinds: Iterable[str] = DAILY_
         if not recipient.email:
             result.skipped_no_email += 1
             continue
-        outcome = _mail_deliver(recipient=recipient, row_ids=row_ids, business_date=business_date)
+        outcome = _mail_deliver(recipient=recipient, row_ids=row_ids, business_date=business_date, calendar=calendar)
         setattr(result, outcome, getattr(result, outcome) + 1)
 
     logger.info(
@@ -212,19 +212,25 @@ def _rows_claim(row_ids: list[int]) -> list[Reminder]:
     )
 
 
-def _mail_deliver(*, recipient: User, row_ids: list[int], business_date: datetime.date) -> str:
+def _mail_deliver(
+    *, recipient: User, row_ids: list[int], business_date: datetime.date, calendar: WorkingCalendar
+) -> str:
     """Claim the ledger rows of one mail, send it and record the outcome. Return the name of
     the ReminderRunResult counter to increase."""
     # The SMTP connection stays open until the ledger has committed, so the QUIT round trip
     # lies outside the window in which a crash leaves a delivered mail recorded as unsent.
     connection = get_connection()
     try:
-        return _mail_deliver_on(connection, recipient=recipient, row_ids=row_ids, business_date=business_date)
+        return _mail_deliver_on(
+            connection, recipient=recipient, row_ids=row_ids, business_date=business_date, calendar=calendar
+        )
     finally:
         _connection_close(connection, recipient=recipient, business_date=business_date)
 
 
-def _mail_deliver_on(connection, *, recipient: User, row_ids: list[int], business_date: datetime.date) -> str:
+def _mail_deliver_on(
+    connection, *, recipient: User, row_ids: list[int], business_date: datetime.date, calendar: WorkingCalendar
+) -> str:
     with transaction.atomic():
         # The row locks are held while the mail is sent, so a concurrent run on PostgreSQL
         # skips these rows instead of sending the mail a second time.
@@ -238,7 +244,7 @@ def _mail_deliver_on(connection, *, recipient: User, row_ids: list[int], busines
         claimed_ids = [row.pk for row in rows]
 
         try:
-            content = mail_content(rows=rows, recipient=recipient, business_date=business_date)
+            content = mail_content(rows=rows, recipient=recipient, business_date=business_date, calendar=calendar)
             if content.cancelled_ids:
                 Reminder.objects.filter(pk__in=content.cancelled_ids).update(status=Reminder.Status.CANCELLED)
                 claimed_ids = [pk for pk in claimed_ids if pk not in set(content.cancelled_ids)]

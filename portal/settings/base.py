@@ -241,6 +241,9 @@ PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 25)
 # Minutes between rebuilds of the dashboard's pre-aggregated figures (portal/dashboard/summary.py).
 # Keep it equal to the interval of the "Dashboard figures" beat schedule; the page states it.
 DASHBOARD_SUMMARY_REFRESH_MINUTES = env_int("DASHBOARD_SUMMARY_REFRESH_MINUTES", 5)
+# Minutes between rebuilds of the next-campaign analysis figures (portal/dashboard/analysis_summary.py).
+# Keep it equal to the interval of the "Next-campaign analysis figures" beat schedule.
+ANALYSIS_SUMMARY_REFRESH_MINUTES = env_int("ANALYSIS_SUMMARY_REFRESH_MINUTES", 15)
 
 # Reminders. The digest lists tasks due within this many days.
 REMINDER_DUE_SOON_DAYS = env_int("REMINDER_DUE_SOON_DAYS", 7)

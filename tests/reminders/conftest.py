@@ -17,6 +17,7 @@ PORTAL_BASE_URL = "https://portal.bank.example"
 PO_FILES = [
     Path(__file__).resolve().parents[2] / "locale" / "parts" / "reminders.po",
     Path(__file__).resolve().parents[2] / "locale" / "parts" / "reminders_deep.po",
+    Path(__file__).resolve().parents[2] / "locale" / "parts" / "dig.po",
 ]
 
 
