@@ -43,6 +43,14 @@ def test_pages_and_launch_results(postgresql, tmp_path):
         assert entry["queries"] > 0
         assert isinstance(entry["pass"], bool)
 
+    analysis = [entry for entry in results["benchmarks"]["dashboard"] if entry["page"] == "analysis"]
+    assert {(entry["role"], entry["filter"]) for entry in analysis} == {
+        (role, f"next-campaign analysis, {figures}")
+        for role in ("platform", "supervisor") for figures in ("live figures", "summary")
+    }
+    assert all(entry["median_ms"] > 0 and entry["queries"] > 0 for entry in analysis)
+    assert any(entry["page"] == "analysis summary refresh" for entry in results["benchmarks"]["dashboard"])
+
     preview, launch = results["benchmarks"]["launch"]
     assert preview["median_s"] > 0
     assert launch["median_s"] > 0

@@ -49,8 +49,10 @@ class Command(BaseCommand):
                             help=f"Run only these benchmarks: {', '.join(BENCHMARKS)}.")
         parser.add_argument("--output", default="docs/benchmarks-results.json",
                             help="File for the JSON results (default docs/benchmarks-results.json).")
-        parser.add_argument("--markdown", default="docs/benchmarks-suite.md",
-                            help="File for the markdown section (default docs/benchmarks-suite.md).")
+        # docs/benchmarks.md holds prose around the results, so the section goes to a file of its
+        # own, to be pasted in under "Results".
+        parser.add_argument("--markdown", default="benchmarks-results.md",
+                            help="File for the markdown section of the results (default benchmarks-results.md).")
         parser.add_argument("--merge", action="store_true",
                             help="Keep the other benchmarks' figures already in --output and replace only those "
                                  "run now, e.g. to rerun one benchmark after a change.")
