@@ -132,6 +132,7 @@ def dashboard_index(request):
         # A bank has thousands of client managers and hundreds of branches: each table shows one
         # page of its rows, and the exports contain them all.
         RequestConfig(request, paginate={"per_page": FIGURE_TABLE_PAGE_SIZE}).configure(table)
+        htmx_table(table)
         sections.append(
             {
                 "name": grouping,
@@ -175,7 +176,7 @@ def _weekly_table(request, weeks) -> WeeklyCompletionTable:
     chart beside it and the export keep every week in calendar order."""
     table = WeeklyCompletionTable(list(reversed(weeks)), prefix="weekly-")
     RequestConfig(request, paginate={"per_page": FIGURE_TABLE_PAGE_SIZE}).configure(table)
-    return table
+    return htmx_table(table)
 
 
 def _is_filtered(filters: dict) -> bool:

@@ -209,3 +209,38 @@ def test_audit_list_filters_and_pages_in_place(live_server, transactional_db, se
     assert "export-2" in page.inner_text("#list-results tbody")
     export_href = page.locator("#list-results a:text-is('Export CSV')").get_attribute("href")
     assert "action=export" in export_href
+
+
+def test_dashboard_tables_page_in_place(live_server, transactional_db, monkeypatch, users, desk_page_for):
+    """Each figure table of the dashboard pages on its own without reloading the page or its
+    charts, and the links in its rows still open the task list as a new page."""
+    from portal.dashboard import views as dashboard_views
+
+    monkeypatch.setattr(dashboard_views, "FIGURE_TABLE_PAGE_SIZE", 2)
+    manager = users["manager_a"]
+    for index in range(1, 4):
+        campaign = CampaignFactory(owner=users["platform"], name=f"Campaign {index}")
+        customer = CustomerFactory(branch=manager.branch, client_manager=manager)
+        TaskFactory(campaign=campaign, customer=customer, assignee=manager)
+    page = desk_page_for(users["platform"])
+    page.goto(f"{live_server.url}/dashboard/")
+    page.wait_for_selector("#campaign-chart svg")
+    mark_window(page)
+    first_page = page.inner_text("#campaign-table tbody")
+    branch_table = page.inner_text("#branch-table")
+
+    page.click("#campaign-table .pagination a:text-is('2')")
+    page.wait_for_url("**campaign-page=2*")
+    page.wait_for_function(
+        "(first) => !document.querySelector('#campaign-table tbody').innerText.includes(first)",
+        arg=first_page.splitlines()[0],
+    )
+
+    assert_same_page(page)
+    assert page.locator("#campaign-table tbody tr").count() == 1
+    assert page.inner_text("#branch-table") == branch_table
+    assert page.locator("#campaign-chart svg").count() == 1
+
+    page.locator("#campaign-table tbody a").first.click()
+    page.wait_for_url("**/campaigns/tasks/*")
+    assert page.evaluate("window.__samePage === undefined"), "a row link was loaded in place"
