@@ -243,10 +243,10 @@ class AumSnapshot(models.Model):
     """A customer's AUM and tier as one roster import stated them. One per customer and day:
     a later import on the same day replaces the snapshot."""
 
-    # Every import writes one snapshot per customer, so the table holds only the indexes its
-    # queries use: (customer, taken_on) also serves lookups by customer, and nothing selects
-    # snapshots by date, tier or import (deleting a tier or an import scans the table, which
-    # is rare).
+    # Every import writes one snapshot per customer, so the table keeps only the indexes that
+    # its queries use. The unique (customer, taken_on) index also serves lookups by customer.
+    # No query selects snapshots by date, tier or import; deleting a tier or an import scans
+    # the table, which is rare.
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="aum_snapshots", db_index=False
     )

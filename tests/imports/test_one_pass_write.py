@@ -101,9 +101,8 @@ def test_one_pass_writes_same_rows(roster_with_changes, caplog):
 
 @pytest.mark.parametrize("checked_first", [False, True])
 def test_missing_customers_with_scattered_new_ids(roster_with_changes, monkeypatch, checked_first):
-    """The missing-customer check reads the customers before the import adds its new ones, so
-    it flags only the absent customer and none of the new ones, whatever ids they got (here
-    with gaps, as when another transaction takes ids from the sequence at the same time)."""
+    """Flag only the absent customer, never a new one, whatever ids the new ones get. The
+    ids here have gaps, as when another transaction takes ids from the sequence meanwhile."""
     need(connection.vendor == "postgresql", "the id reservation and the one pass are PostgreSQL's")
     from customers.imports import pipeline, postgresql
 
