@@ -12,7 +12,7 @@ import datetime
 import logging
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Case, Count, DecimalField, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -31,6 +31,7 @@ from .analysis import (
     response_from_rows,
     roster_from_rows,
 )
+from .summary import rebuild_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +48,9 @@ def analysis_summary_refresh() -> AnalysisSummaryRun | None:
     # The age bands are computed for this date (age_band_case reads the local date too).
     today = timezone.localdate()
     started_at = timezone.now()
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                if outermost:
-                    # Must be the first statement of the transaction to take effect.
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REFRESH_LOCK_KEY])
-                if not cursor.fetchone()[0]:
-                    logger.info("Analysis summary refresh skipped: another refresh is running")
-                    return None
+    with rebuild_transaction(lock_key=REFRESH_LOCK_KEY, label="Analysis summary") as may_run:
+        if not may_run:
+            return None
         rows = [*_roster_rows(), *_response_rows()]
         AnalysisSummary.objects.all().delete()
         AnalysisSummary.objects.bulk_create(rows, batch_size=BATCH_SIZE)

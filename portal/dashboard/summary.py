@@ -11,6 +11,7 @@ dashboard without a usable summary compute the figures live.
 
 import datetime
 import logging
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -53,13 +54,11 @@ REFRESH_LOCK_KEY = 80_420_001
 BATCH_SIZE = 5_000
 
 
-def summary_refresh(*, today: datetime.date | None = None) -> TaskFigureSummaryRun | None:
-    """Rebuild every TaskFigureSummary row from the tasks in one transaction.
-
-    On PostgreSQL the grouped reads share one REPEATABLE READ snapshot, so the groupings agree
-    with each other, and a rebuild that finds another one running returns None at once."""
-    today = today or timezone.localdate()
-    started_at = timezone.now()
+@contextmanager
+def rebuild_transaction(*, lock_key: int, label: str):
+    """Open the transaction of a summary rebuild and yield whether the rebuild may run. On
+    PostgreSQL its reads share one REPEATABLE READ snapshot, so the groupings agree with each
+    other, and it yields False at once when another rebuild holds the advisory lock `lock_key`."""
     # Inside a caller's transaction (a test, for one) the isolation level is already set.
     outermost = not connection.in_atomic_block
     with transaction.atomic():
@@ -68,10 +67,24 @@ def summary_refresh(*, today: datetime.date | None = None) -> TaskFigureSummaryR
                 if outermost:
                     # Must be the first statement of the transaction to take effect.
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REFRESH_LOCK_KEY])
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_key])
                 if not cursor.fetchone()[0]:
-                    logger.info("Dashboard summary refresh skipped: another refresh is running")
-                    return None
+                    logger.info("%s refresh skipped: another refresh is running", label)
+                    yield False
+                    return
+        yield True
+
+
+def summary_refresh(*, today: datetime.date | None = None) -> TaskFigureSummaryRun | None:
+    """Rebuild every TaskFigureSummary row from the tasks in one transaction.
+
+    On PostgreSQL the grouped reads share one REPEATABLE READ snapshot, so the groupings agree
+    with each other, and a rebuild that finds another one running returns None at once."""
+    today = today or timezone.localdate()
+    started_at = timezone.now()
+    with rebuild_transaction(lock_key=REFRESH_LOCK_KEY, label="Dashboard summary") as may_run:
+        if not may_run:
+            return None
         rows, task_count = _summary_rows(today=today)
         uplift_groups = {
             str(campaign_id): [contacted.total, contacted.converted, held_out.total, held_out.converted]

@@ -285,3 +285,25 @@ def test_beat_schedule_runs_registered_task(db, settings):
     assert periodic.enabled
     assert periodic.interval.every == settings.DASHBOARD_SUMMARY_REFRESH_MINUTES
     assert periodic.interval.period == "minutes"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_skipped_while_lock_held(users, branch_tree):
+    """A rebuild returns at once, writing nothing, while another holds its advisory lock, and
+    the dashboard and analysis rebuilds do not wait for each other."""
+    need(connection.vendor == "postgresql", "the rebuild lock is a PostgreSQL advisory lock")
+    import psycopg
+
+    from portal.dashboard import summary
+    from portal.dashboard.analysis_summary import analysis_summary_refresh
+
+    with psycopg.connect(**connection.get_connection_params()) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", [summary.REFRESH_LOCK_KEY])
+
+        assert summary.summary_refresh() is None
+        assert not TaskFigureSummaryRun.objects.exists()
+        assert analysis_summary_refresh() is not None
+
+        other.rollback()
+    assert summary.summary_refresh() is not None
+    assert TaskFigureSummaryRun.objects.count() == 1
