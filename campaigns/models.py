@@ -498,8 +498,8 @@ class AnalysisSummary(models.Model):
     Roster rows count the customers of one branch (the customer's own branch) and sum their
     AUM; each customer has one branch, so the rows of a subtree add up. Response rows count
     distinct customers, and a customer's tasks may sit in several branches, so those counts do
-    not add up: each response row holds the exact count of a whole subtree (`branch` is its
-    top), or of the bank when `branch` is NULL, and a reader takes one row per group."""
+    not add up. Each response row therefore stores the exact count of a whole subtree (`branch`
+    is its top), or of the bank when `branch` is NULL, and a reader takes one row per group."""
 
     class Kind(models.TextChoices):
         ROSTER = "roster"

@@ -540,10 +540,10 @@ def campaign_launch_preview(
 
 @dataclass
 class LaunchExclusions:
-    """What the exclusions and the assignment need to know about a launch's target."""
+    """Facts about a launch's target that the exclusions and the assignment read."""
 
-    # Open, in-progress and returned tasks by customer, for the customers with at least as many
-    # as the campaign's limit (and at least one); every other customer has fewer.
+    # Open, in-progress and returned tasks by customer. Only customers with at least as many as
+    # the campaign's limit (and at least one) are listed, so every other customer has fewer.
     open_tasks: dict = field(default_factory=dict)
     # Customers with a contact record since the campaign's cutoff.
     contacted: set = field(default_factory=set)

@@ -4,7 +4,7 @@ The request for a large export only records it (ExportLog with a file status) an
 queues portal.export_file_write. The worker never receives a queryset: it requests the same
 page with the same query string as the same user, so the page's own view builds the table
 again with that user's current role, scope, filter and sort. The view's export_table call
-sees the ExportLog on the request and writes the file instead of a response
+finds the ExportLog on the request and writes the file instead of a response
 (portal.exports.export_file_save)."""
 
 import logging

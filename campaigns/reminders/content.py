@@ -125,25 +125,25 @@ def _digest_mail(*, recipient: User, business_date: datetime.date) -> MailConten
     )
     overdue_count = sum(1 for due_on, _pk in keys if due_on < business_date)
     due_today_count = sum(1 for due_on, _pk in keys if due_on == business_date)
-    shown_ids = [pk for _due_on, pk in keys[: settings.REMINDER_DIGEST_MAX_TASKS]]
+    listed_ids = [pk for _due_on, pk in keys[: settings.REMINDER_DIGEST_MAX_TASKS]]
     # Every task's assignee is the recipient, so the query joins no user table.
-    tasks = FollowUpTask.objects.select_related("customer", "campaign").in_bulk(shown_ids)
+    tasks = FollowUpTask.objects.select_related("customer", "campaign").in_bulk(listed_ids)
     for task in tasks.values():
         task.assignee = recipient
     # A task closed between the two queries is left out of the lines but still counted.
-    shown = [task_row(tasks[pk], business_date) for pk in shown_ids if pk in tasks]
+    listed_rows = [task_row(tasks[pk], business_date) for pk in listed_ids if pk in tasks]
     context = {
         "recipient": recipient,
         "business_date": business_date,
         "week_ends_on": window_ends_on,
-        "overdue": [row for row in shown if row["due_on"] < business_date],
-        "due_today": [row for row in shown if row["due_on"] == business_date],
-        "due_this_week": [row for row in shown if row["due_on"] > business_date],
+        "overdue": [row for row in listed_rows if row["due_on"] < business_date],
+        "due_today": [row for row in listed_rows if row["due_on"] == business_date],
+        "due_this_week": [row for row in listed_rows if row["due_on"] > business_date],
         "overdue_count": overdue_count,
         "due_today_count": due_today_count,
         "due_this_week_count": len(keys) - overdue_count - due_today_count,
         "task_count": len(keys),
-        "more_count": len(keys) - len(shown_ids),
+        "more_count": len(keys) - len(listed_ids),
         "task_list_url": portal_url(reverse("campaigns:my_tasks")),
         # The task list filtered to the tasks this digest covers, in the same order.
         "more_url": portal_url(f"{reverse('campaigns:my_tasks')}?due_to={window_ends_on.isoformat()}"),

@@ -132,7 +132,7 @@ def marker_read() -> dict | None:
 
 
 def dataset_is_current(parameters: DatasetParameters) -> bool:
-    """Tell whether the database holds the data set of `parameters`, unchanged in size."""
+    """Return whether the database contains the data set of `parameters`, unchanged in size."""
     marker = marker_read()
     if marker is None or marker["parameters"] != parameters.as_marker():
         return False
@@ -146,7 +146,7 @@ def dataset_is_current(parameters: DatasetParameters) -> bool:
 
 
 def database_check() -> None:
-    """Raise DatasetRefused unless the database is PostgreSQL and holds nothing but benchmark data."""
+    """Raise DatasetRefused unless the database is PostgreSQL and contains only benchmark data."""
     if connection.vendor != "postgresql":
         raise DatasetRefused(
             f"The benchmark data set needs PostgreSQL, but the database is {connection.vendor}. "

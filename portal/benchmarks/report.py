@@ -49,7 +49,11 @@ def git_commit() -> dict:
 
 def _ms(entry: dict, key: str) -> str:
     value = entry.get(key)
-    return "" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+    if value is None:
+        return ""
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
 
 
 def _verdict(entry: dict) -> str:

@@ -257,7 +257,7 @@ def response_by(
 
 def response_from_rows(*, dimension: str, rows, overall: ResponseFigures) -> list[ResponseFigures]:
     """Turn the grouped rows of response_by, or the same rows read from the analysis summary,
-    into the response table of `dimension`, sorted as response_by says."""
+    into the response table of `dimension`, in response_by's order."""
     if dimension == "tier":
         groups = [
             (

@@ -1,9 +1,9 @@
 """Pre-aggregated figures of the analysis for the next campaign (analysis.py).
 
 Grouping a million customers and the distinct customers of over a million outcomes by six
-dimensions takes tens of seconds, so `analysis_summary_refresh` (a Celery beat job, see
-tasks.py) stores them in campaigns.AnalysisSummary, and the unfiltered page of the platform
-and of a supervisor reads them. The rows come from the same expressions as the live figures,
+dimensions takes tens of seconds. So `analysis_summary_refresh` (a Celery beat job, see
+tasks.py) stores the groups in campaigns.AnalysisSummary, and the unfiltered page of the
+platform and of a supervisor reads them. The rows come from the same expressions as the live figures,
 so they equal the live figures as of the refresh. A page filtered by campaign, and any page
 without a fresh summary, computes the figures live.
 """

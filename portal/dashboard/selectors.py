@@ -347,8 +347,8 @@ def campaign_uplift_groups(*, campaign_ids=None) -> dict[int, tuple[GroupConvers
     # A subquery rather than the ids read above keeps the number of queries the same for
     # campaigns with and without held-out customers.
     with_holdout = held_out_customers.values("campaign_id")
-    # Counting "*" and "outcome" rather than "id" lets PostgreSQL answer from the index on
-    # (campaign, outcome) without reading the table's rows.
+    # Counting "*" and "outcome" rather than "id" lets PostgreSQL read only the index on
+    # (campaign, outcome), not the table's rows.
     task_rows = (
         FollowUpTask.objects.filter(campaign_id__in=with_holdout)
         .order_by()

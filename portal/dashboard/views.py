@@ -75,7 +75,7 @@ SECTION_TITLES = {
 }
 # Groups drawn in a section's chart; the table beside it lists every group.
 CHART_GROUP_LIMIT = 15
-# Rows on one page of a section's table. Each row holds about 17 links to the task list, so a
+# Rows on one page of a section's table. Each row has about 17 links to the task list, so a
 # page of 25 rows in four sections made the page 330 KB and its rendering the slowest part.
 FIGURE_TABLE_PAGE_SIZE = 10
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def test_launch_writes_plan_with_new_task_defaults(users, branch_tree, draft_campaign):
     # Own managers in branches A and B, and pool customers spread over cm_a (A) and cm_a1 (A1),
-    # so a customer, assignee or branch written to the wrong column shows.
+    # so that a customer, assignee or branch written to the wrong column fails an assert.
     draft_campaign.pool_include_sub_branches = True
     draft_campaign.save()
     for manager, branch in ((users["manager_a"], "a"), (users["manager_b"], "b"), (None, "b"), (None, "a")):

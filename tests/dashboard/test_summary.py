@@ -46,10 +46,10 @@ SCOPES = ("platform", "supervisor_a", "supervisor_b")
 
 @pytest.fixture
 def varied(dataset, users, branch_tree, tiers, today):
-    """The hand-built dataset plus 150 tasks drawn with a fixed seed: every status and outcome,
-    due dates a year around today, completion times before creation (imported history), on
-    the due date's local evening and missing, tasks without a client manager, customers with
-    and without a tier, and a third campaign with a holdout group."""
+    """Return the hand-built dataset plus 150 random but reproducible tasks. They cover every
+    status and outcome and due dates a year around today. Completion times fall before creation
+    (imported history), on the due date's local evening, or are missing. Some tasks have no
+    client manager, some customers no tier, and a third campaign has a holdout group."""
     rng = random.Random(20261205)
     campaign_z = CampaignFactory(name="Campaign Z", owner=users["platform"], holdout_percent=10,
                                  launched_at=timezone.now() - datetime.timedelta(days=90))

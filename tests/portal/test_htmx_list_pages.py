@@ -1,5 +1,5 @@
-"""Every filtered, sorted or paged list answers an htmx request with only its results partial
-and a plain request with the whole page, and still exports from the same URL."""
+"""Every filtered, sorted or paged list returns only its results partial to an htmx request
+and the whole page to a plain request, and still exports from the same URL."""
 
 from decimal import Decimal
 from http import HTTPStatus

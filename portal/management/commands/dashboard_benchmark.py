@@ -37,7 +37,7 @@ class Command(BaseCommand):
         task_count = task_list_for(user=acting_user).count()
         self.stdout.write(f"User {acting_user.username} ({acting_user.role}), {task_count:,} tasks in scope")
         factory = RequestFactory()
-        # Large exports would otherwise answer with a redirect and go to a Celery worker.
+        # Otherwise a large export returns a redirect and is written by a Celery worker.
         with transaction.atomic(), override_settings(EXPORT_BACKGROUND_ROWS=0):
             for title, url_name, params in PAGES:
                 timings = []

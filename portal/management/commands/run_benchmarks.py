@@ -49,7 +49,7 @@ class Command(BaseCommand):
                             help=f"Run only these benchmarks: {', '.join(BENCHMARKS)}.")
         parser.add_argument("--output", default="docs/benchmarks-results.json",
                             help="File for the JSON results (default docs/benchmarks-results.json).")
-        # docs/benchmarks.md holds prose around the results, so the section goes to a file of its
+        # docs/benchmarks.md has prose around the results, so the section goes to a file of its
         # own, to be pasted in under "Results".
         parser.add_argument("--markdown", default="benchmarks-results.md",
                             help="File for the markdown section of the results (default benchmarks-results.md).")
