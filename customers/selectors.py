@@ -3,9 +3,12 @@ customers a user may see; every list, detail page, export and dashboard goes thr
 
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import F, QuerySet
 from django.shortcuts import get_object_or_404
 
+from portal.lookups import EqualsAny
 from portal.models import Role
 
 from .models import AumSnapshot, Branch, Customer, RosterChange, RosterImport, Tier
@@ -35,6 +38,11 @@ def customer_list_for(*, user) -> QuerySet[Customer]:
         # every customer to test them.
         own = Customer.objects.filter(client_manager=user).order_by().values("pk")
         assigned = FollowUpTask.objects.filter(assignee=user).order_by().values("customer_id")
+        if connection.vendor == "postgresql":
+            # id = ANY(ARRAY(...)) rather than id IN (...): for the IN, PostgreSQL hashes the ids
+            # and reads all 1,000,000 customers to probe them (176 ms for a book of 2,400 and
+            # 4,900 tasks), where the array makes it fetch each customer by its primary key.
+            return customers.filter(EqualsAny(F("pk"), ArraySubquery(own.union(assigned))))
         return customers.filter(pk__in=own.union(assigned))
     return customers.none()
 
