@@ -20,7 +20,7 @@ from customers.privacy import REVEALABLE_FIELDS
 from portal.htmx import htmx_table, render_list
 from portal.masking import mask_id_number, mask_phone
 from portal.models import Role
-from portal.pagination import BoundedLazyPaginator, list_is_filtered
+from portal.pagination import BoundedLazyPaginator, list_total, list_total_requested, list_total_response
 from portal.permissions import PLATFORM, STAFF_WITH_CUSTOMERS, SUPERVISION, role_required
 
 from . import launch_background, services
@@ -280,6 +280,8 @@ def task_list(request):
     task_filter = TaskFilter(request.GET, queryset=tasks, user=request.user)
     # An invalid filter value shows the form errors and no rows, never the unfiltered list.
     filtered = task_filter.qs if task_filter.is_valid() else tasks.none()
+    if list_total_requested(request):
+        return list_total_response(request, filtered, noun="tasks")
     table = TaskTable(filtered)
     export_format = request.GET.get("_export")
     if export_format in EXPORT_FORMATS:
@@ -288,12 +290,11 @@ def task_list(request):
     RequestConfig(
         request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
     ).configure(table)
-    total = filtered.count() if list_is_filtered(request) else None
     return render_list(
         request,
         "campaigns/task_list.html",
         "campaigns/partials/task_list_results.html",
-        {"filter": task_filter, "table": htmx_table(table), "list_total": total},
+        {"filter": task_filter, "table": htmx_table(table), "list_total": list_total(request, filtered)},
     )
 
 

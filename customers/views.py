@@ -9,7 +9,7 @@ from campaigns.selectors import task_list_for
 from portal.exports import EXPORT_FORMATS, export_table
 from portal.htmx import htmx_table, render_list
 from portal.masking import mask_email, mask_id_number, mask_phone
-from portal.pagination import BoundedLazyPaginator, list_is_filtered
+from portal.pagination import BoundedLazyPaginator, list_total, list_total_requested, list_total_response
 from portal.permissions import STAFF_WITH_CUSTOMERS, role_required
 
 from .filters import CustomerFilter
@@ -25,6 +25,8 @@ def customer_list(request):
     # An invalid filter shows its errors and no rows: ignoring it would show, or export,
     # more customers than the user asked for.
     rows = customer_filter.qs if customer_filter.is_valid() else customers.none()
+    if list_total_requested(request):
+        return list_total_response(request, rows, noun="customers")
     table = CustomerTable(rows)
     export_format = request.GET.get("_export")
     if export_format in EXPORT_FORMATS:
@@ -33,12 +35,11 @@ def customer_list(request):
     RequestConfig(
         request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
     ).configure(table)
-    total = rows.count() if list_is_filtered(request) else None
     return render_list(
         request,
         "customers/customer_list.html",
         "customers/partials/customer_list_results.html",
-        {"filter": customer_filter, "table": htmx_table(table), "list_total": total},
+        {"filter": customer_filter, "table": htmx_table(table), "list_total": list_total(request, rows)},
     )
 
 

@@ -1,8 +1,14 @@
 """Paginators shared by the list pages."""
 
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.core.paginator import EmptyPage
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django_tables2 import LazyPaginator
+
+from .htmx import LIST_RESULTS_ID
 
 # A page number above this is rejected before it reaches the database, where its offset would
 # overflow a 64-bit integer on PostgreSQL or SQLite.
@@ -21,10 +27,57 @@ class BoundedLazyPaginator(LazyPaginator):
 
 
 # Query parameters that page, sort or export a list without filtering it.
-NON_FILTER_PARAMETERS = {"page", "sort", "_export", "table"}
+NON_FILTER_PARAMETERS = {"page", "sort", "_export", "table", "count"}
 
 
 def list_is_filtered(request) -> bool:
     """Tell whether the request filters its list. Only a filtered list shows its total: the lazy
     paginator never counts, and counting every row of a large table costs more than the page."""
     return any(value for key, value in request.GET.items() if key not in NON_FILTER_PARAMETERS)
+
+
+@dataclass(frozen=True)
+class ListTotal:
+    """The total a filtered list shows. `count` is None while the page has not counted yet: the
+    page then asks for it in a request of its own (list_total_response). When `exact` is false
+    and `count` is set, the list has more than `count` rows and `count` is the limit."""
+
+    count: int | None
+    exact: bool
+
+
+# The request parameter `count`: "total" asks only for the bounded total (the page sends it
+# after the rows are shown), "exact" renders the page with an exact total.
+COUNT_TOTAL = "total"
+COUNT_EXACT = "exact"
+
+
+def list_total(request, rows) -> ListTotal | None:
+    """Return the total a list page shows: None when unfiltered, an exact count when the request
+    asks for one, else a total still to be counted.
+
+    The rows do not wait for their total: on 2,000,000 tasks the COUNT behind a filter by tier or
+    overdue takes 200 to 400 ms, several times the page."""
+    if not list_is_filtered(request):
+        return None
+    if request.GET.get("count") == COUNT_EXACT:
+        return ListTotal(rows.order_by().values("pk").count(), exact=True)
+    return ListTotal(None, exact=False)
+
+
+def list_total_bounded(rows) -> ListTotal:
+    """Count `rows` up to PORTAL_LIST_COUNT_LIMIT: PostgreSQL stops reading at the limit, where an
+    exact COUNT reads every matching row."""
+    limit = settings.PORTAL_LIST_COUNT_LIMIT
+    found = rows.order_by().values("pk")[: limit + 1].count()
+    return ListTotal(min(found, limit), exact=found <= limit)
+
+
+def list_total_requested(request) -> bool:
+    return request.GET.get("count") == COUNT_TOTAL and list_is_filtered(request)
+
+
+def list_total_response(request, rows, *, noun: str):
+    """Render only the bounded total of `rows`, for the request a list page sends after its rows."""
+    context = {"list_total": list_total_bounded(rows), "noun": noun, "list_results_id": LIST_RESULTS_ID}
+    return render(request, "partials/list_total.html", context)

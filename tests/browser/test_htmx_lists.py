@@ -135,6 +135,23 @@ def test_task_list_filter_updates_url(live_server, transactional_db, roster, des
     assert "overdue=false" in export_href
 
 
+def test_filtered_total_loads_after_the_rows(live_server, transactional_db, settings, roster, desk_page):
+    settings.PORTAL_LIST_COUNT_LIMIT = 3
+    page = desk_page
+    page.goto(f"{live_server.url}/campaigns/tasks/?overdue=false")
+    mark_window(page)
+
+    page.wait_for_selector("#list-count-exact")
+    assert "More than 3 tasks" in page.inner_text("#list-count")
+    # Loading the total leaves the address alone; counting exactly gets its own URL.
+    assert "count=" not in page.url
+    page.click("#list-count-exact")
+    page.wait_for_url("**count=exact*")
+
+    page.wait_for_function("document.querySelector('#list-count').innerText.includes('5 tasks')")
+    assert_same_page(page)
+
+
 def test_keyboard_filters_roster(live_server, transactional_db, roster, desk_page):
     page = desk_page
     page.goto(f"{live_server.url}/customers/")
