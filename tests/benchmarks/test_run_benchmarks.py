@@ -43,6 +43,15 @@ def test_pages_and_launch_results(postgresql, tmp_path):
         assert entry["queries"] > 0
         assert isinstance(entry["pass"], bool)
 
+    # A filtered page's total comes in a request of its own, measured beside the page.
+    for entry in roster:
+        if entry["filter"] == "unfiltered":
+            assert "total" not in entry
+        else:
+            assert entry["total"]["params"]["count"] == "total"
+            assert entry["total"]["median_ms"] > 0
+            assert entry["total"]["queries"] > 0
+
     analysis = [entry for entry in results["benchmarks"]["dashboard"] if entry["page"] == "analysis"]
     assert {(entry["role"], entry["filter"]) for entry in analysis} == {
         (role, f"next-campaign analysis, {figures}")

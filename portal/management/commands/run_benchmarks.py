@@ -76,7 +76,10 @@ class Command(BaseCommand):
             "date": timezone.now().isoformat(timespec="seconds"),
             "git": git_commit(),
             "machine": machine_describe(),
-            "settings": {"module": os.environ.get("DJANGO_SETTINGS_MODULE"), "debug": False},
+            "settings": {
+                "module": os.environ.get("DJANGO_SETTINGS_MODULE"), "debug": False,
+                "PORTAL_LIST_COUNT_LIMIT": settings.PORTAL_LIST_COUNT_LIMIT,
+            },
             "dataset": marker_read(),
             "goals": GOALS,
             "load_average_before": load_before,
