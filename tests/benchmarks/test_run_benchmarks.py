@@ -4,7 +4,7 @@ import io
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from campaigns.models import Campaign, FollowUpTask
@@ -108,3 +108,31 @@ def test_merge_keeps_other_benchmarks(postgresql, tmp_path):
     assert results["provenance"]["roster_list"]["command"] == first["command"]
     assert "launch" not in results["provenance"]
     assert "Figures of roster_list come from an earlier run" in markdown.read_text()
+
+
+def test_merge_accepts_the_same_data_set_generated_again(postgresql, tmp_path):
+    output, markdown = tmp_path / "results.json", tmp_path / "suite.md"
+    common = {"size": "tiny", "repeat": 1, "output": str(output), "markdown": str(markdown)}
+    call_command("run_benchmarks", only=["roster_list"], stdout=io.StringIO(), **common)
+    results = json.loads(output.read_text())
+    # The same rows, generated again at another time or on another machine.
+    results["dataset"]["generated_at"] = "2026-01-01T00:00:00+00:00"
+    results["dataset"]["seconds"] = 1.0
+    output.write_text(json.dumps(results))
+
+    call_command("run_benchmarks", only=["launch"], merge=True, stdout=io.StringIO(), **common)
+
+    assert set(json.loads(output.read_text())["benchmarks"]) == {"roster_list", "launch"}
+
+
+def test_merge_refuses_another_day_of_generation(postgresql, tmp_path):
+    output, markdown = tmp_path / "results.json", tmp_path / "suite.md"
+    common = {"size": "tiny", "repeat": 1, "output": str(output), "markdown": str(markdown)}
+    call_command("run_benchmarks", only=["roster_list"], stdout=io.StringIO(), **common)
+    results = json.loads(output.read_text())
+    # Dates in the data set are relative to the day of generation, so the rows differ.
+    results["dataset"]["generated_on"] = "2020-01-01"
+    output.write_text(json.dumps(results))
+
+    with pytest.raises(CommandError, match="another size or data set"):
+        call_command("run_benchmarks", only=["launch"], merge=True, stdout=io.StringIO(), **common)

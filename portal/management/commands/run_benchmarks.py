@@ -32,6 +32,15 @@ def command_line(options: dict, repeat: int) -> str:
     return " ".join([*words, "--output", options["output"], "--markdown", options["markdown"]])
 
 
+def dataset_identity(dataset: dict | None) -> tuple | None:
+    """Return what decides a generated data set's rows: bench_data writes the same rows for the
+    same parameters on the same day, so a data set generated again, or on another machine, keeps
+    its identity while its time of generation changes."""
+    if not dataset:
+        return None
+    return (dataset.get("parameters"), dataset.get("counts"), dataset.get("generated_on"))
+
+
 class Command(BaseCommand):
     help = (
         "Generate (or reuse) the benchmark data set of a size with bench_data, then time the roster and task "
@@ -127,9 +136,8 @@ class Command(BaseCommand):
         if not path.exists():
             return
         previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous.get("size") != results["size"] or previous.get("dataset") != json.loads(
-            json.dumps(results["dataset"], default=str)
-        ):
+        current = json.loads(json.dumps(results["dataset"], default=str))
+        if previous.get("size") != results["size"] or dataset_identity(previous.get("dataset")) != dataset_identity(current):
             raise CommandError(f"{path} contains results of another size or data set: write to another --output.")
         kept = [name for name in previous["benchmarks"] if name not in (options["only"] or ())]
         results["benchmarks"] = {name: previous["benchmarks"][name] for name in kept}
