@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from customers.filters import AGE_BAND_CHOICES, CHOICE_USER_FIELDS, age_band_q
 from customers.models import Branch, Tier
 from portal.models import Role, User
-from portal.widgets import FastSelect
+from portal.widgets import FastSelect, UserChoiceFilter
 
 from .models import Campaign, Channel, ContactRecord, FollowUpTask, Outcome
 from .selectors import campaign_list_for
@@ -147,10 +147,9 @@ class TaskFilter(django_filters.FilterSet):
     branch = django_filters.ModelChoiceFilter(
         label=_("Branch (with sub-branches)"), queryset=Branch.objects.all(), method="filter_branch", widget=FastSelect
     )
-    assignee = django_filters.ModelChoiceFilter(
+    assignee = UserChoiceFilter(
         label=_("Client manager"),
         queryset=User.objects.filter(role=Role.CLIENT_MANAGER).only(*CHOICE_USER_FIELDS),
-        widget=FastSelect,
     )
     # distinct=False: a filter on the task's own column cannot repeat a task, and the DISTINCT
     # that django-filter adds by default makes PostgreSQL sort every matching task.

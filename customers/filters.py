@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Role, User
-from portal.widgets import FastSelect
+from portal.widgets import FastSelect, UserChoiceFilter
 
 from .models import Branch, Customer, RosterChange, Tier
 
@@ -121,11 +121,10 @@ class CustomerFilter(django_filters.FilterSet):
     branch = django_filters.ModelChoiceFilter(
         label=_("Branch (with sub-branches)"), queryset=Branch.objects.all(), method="filter_branch", widget=FastSelect
     )
-    client_manager = django_filters.ModelChoiceFilter(
+    client_manager = UserChoiceFilter(
         label=_("Client manager"),
         queryset=User.objects.filter(role=Role.CLIENT_MANAGER).only(*CHOICE_USER_FIELDS),
         null_label=_("No client manager"),
-        widget=FastSelect,
     )
     aum_min = django_filters.NumberFilter(label=_("AUM from (CNY)"), field_name="aum", lookup_expr="gte")
     aum_max = django_filters.NumberFilter(label=_("AUM to (CNY)"), field_name="aum", lookup_expr="lte")

@@ -58,8 +58,14 @@ class User(AbstractUser):
         ]
 
     def __str__(self):
-        full_name = f"{self.last_name}{self.first_name}".strip()
-        return full_name or self.username
+        return self.label(username=self.username, first_name=self.first_name, last_name=self.last_name)
+
+    @staticmethod
+    def label(*, username: str, first_name: str, last_name: str) -> str:
+        """Return how the portal names a user: family name then given name, as Chinese names
+        are written, or the username when both are empty."""
+        full_name = f"{last_name}{first_name}".strip()
+        return full_name or username
 
     @property
     def is_platform(self):

@@ -2,7 +2,9 @@
 
 import html
 
+import django_filters
 from django import forms
+from django_filters.fields import ModelChoiceField, ModelChoiceIterator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -48,3 +50,32 @@ def _escape(value) -> str:
     if hasattr(value, "__html__"):
         return value.__html__()
     return html.escape(str(value))
+
+
+class UserChoiceIterator(ModelChoiceIterator):
+    """The choices of a user filter, read as values instead of User instances: building the
+    2,000 instances of a bank's client managers took 15 of the 19 ms the filter's select costs
+    on every list page."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        if self.field.null_label is not None:
+            yield (self.field.null_value, self.field.null_label)
+        users = self.queryset.values_list("pk", "username", "first_name", "last_name")
+        for pk, username, first_name, last_name in users:
+            yield (pk, self.queryset.model.label(username=username, first_name=first_name, last_name=last_name))
+
+
+class UserChoiceField(ModelChoiceField):
+    iterator = UserChoiceIterator
+
+
+class UserChoiceFilter(django_filters.ModelChoiceFilter):
+    """A filter by one user, rendered with FastSelect from UserChoiceIterator's choices."""
+
+    field_class = UserChoiceField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", FastSelect)
+        super().__init__(*args, **kwargs)

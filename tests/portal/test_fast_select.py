@@ -4,9 +4,10 @@ import pytest
 from django import forms
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django_filters.fields import ModelChoiceField
 
 from portal.models import Role, User
-from portal.widgets import FastSelect
+from portal.widgets import FastSelect, UserChoiceField
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +62,28 @@ def test_fast_select_one_query(managers):
         field.widget.render("manager", None)
     assert len(queries) == 1
     assert "COUNT(" not in queries[0]["sql"].upper()
+
+
+@pytest.mark.parametrize("value_index", [None, 0, 1])
+@pytest.mark.parametrize("null_label", [None, "No client manager"])
+def test_user_choices_match_the_model_choices(managers, value_index, null_label):
+    value = None if value_index is None else managers[value_index].pk
+    queryset = User.objects.filter(role=Role.CLIENT_MANAGER).order_by("username")
+    model_field = ModelChoiceField(queryset=queryset, null_label=null_label, widget=FastSelect)
+    user_field = UserChoiceField(queryset=queryset, null_label=null_label, widget=FastSelect)
+
+    user_html = user_field.widget.render("manager", value, WIDGET_ATTRS)
+
+    assert user_html == model_field.widget.render("manager", value, WIDGET_ATTRS)
+    assert ">王伟</option>" in user_html
+    assert (">No client manager</option>" in user_html) == (null_label is not None)
+
+
+def test_user_choices_build_no_user(managers, monkeypatch):
+    field = UserChoiceField(queryset=User.objects.filter(role=Role.CLIENT_MANAGER), widget=FastSelect)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a User instance was built")
+
+    monkeypatch.setattr(User, "from_db", classmethod(refuse))
+    assert "王伟" in field.widget.render("manager", None, WIDGET_ATTRS)
