@@ -39,9 +39,9 @@ def customer_list_for(*, user) -> QuerySet[Customer]:
         own = Customer.objects.filter(client_manager=user).order_by().values("pk")
         assigned = FollowUpTask.objects.filter(assignee=user).order_by().values("customer_id")
         if connection.vendor == "postgresql":
-            # id = ANY(ARRAY(...)) rather than id IN (...): for the IN, PostgreSQL hashes the ids
-            # and reads all 1,000,000 customers to probe them (176 ms for a book of 2,400 and
-            # 4,900 tasks), where the array makes it fetch each customer by its primary key.
+            # id = ANY(ARRAY(...)) makes PostgreSQL fetch each customer by primary key. For
+            # id IN (...) it read all 1,000,000 customers to probe a hash of the ids: 176 ms for
+            # a book of 2,400 customers and 4,900 tasks.
             return customers.filter(EqualsAny(F("pk"), ArraySubquery(own.union(assigned))))
         return customers.filter(pk__in=own.union(assigned))
     return customers.none()

@@ -38,23 +38,22 @@ def list_is_filtered(request) -> bool:
 
 @dataclass(frozen=True)
 class ListTotal:
-    """The total a filtered list shows. `count` is None while the page has not counted yet: the
-    page then asks for it in a request of its own (list_total_response). When `exact` is false
-    and `count` is set, the list has more than `count` rows and `count` is the limit."""
+    """The total a filtered list shows. `count` is None until counted, and the page then requests
+    it separately (list_total_response). With `exact` false, the list has more than `count` rows."""
 
     count: int | None
     exact: bool
 
 
-# The request parameter `count`: "total" asks only for the bounded total (the page sends it
-# after the rows are shown), "exact" renders the page with an exact total.
+# Values of the request parameter `count`. "total" requests only the bounded total, which the
+# page sends after its rows are shown. "exact" renders the page with an exact total.
 COUNT_TOTAL = "total"
 COUNT_EXACT = "exact"
 
 
 def list_total(request, rows) -> ListTotal | None:
     """Return the total a list page shows: None when unfiltered, an exact count when the request
-    asks for one, else a total still to be counted.
+    contains count=exact, else a total still to be counted.
 
     The rows do not wait for their total: on 2,000,000 tasks the COUNT behind a filter by tier or
     overdue takes 200 to 400 ms, several times the page."""

@@ -223,8 +223,8 @@ def list_pages(context: Context, page: str) -> list[dict]:
                                       figure="median_ms"))
             context.log(f"  {page} as {role}, {name}: {entry['median_ms']} ms median, {entry['queries']} queries")
             if any(key not in NON_FILTER_PARAMETERS for key in params):
-                # A filtered list shows its rows first and then asks for its total in a second
-                # request, which the user waits for too, so it is measured beside the page.
+                # A filtered list shows its rows first and then requests its total separately.
+                # The user waits for that request too, so it is measured beside the page.
                 entry["total"] = context.page_measure(role, url, {**params, "count": COUNT_TOTAL})
                 context.log(f"    its total: {entry['total']['median_ms']} ms median")
     return entries

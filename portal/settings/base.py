@@ -239,7 +239,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 25)
 # A filtered roster or task list counts its rows up to this number and above it shows "more
-# than", with a link that counts exactly: an exact COUNT of a million matching rows costs
+# than", with a link that counts exactly. An exact COUNT of a million matching rows costs
 # several times the page itself.
 PORTAL_LIST_COUNT_LIMIT = env_int("PORTAL_LIST_COUNT_LIMIT", 10_000)
 # Minutes between rebuilds of the dashboard's pre-aggregated figures (portal/dashboard/summary.py).

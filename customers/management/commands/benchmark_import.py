@@ -2,13 +2,13 @@
 
 Each importer runs in a forked child process, so its peak resident memory is its own, inside
 a transaction that is rolled back, so the database is left as it was and both importers
-start from the same empty roster. On PostgreSQL the foreign-key checks that the commit would
-run are run and timed before the rollback; the commit's own fsync is not timed for either
-importer, nor on SQLite the checks at its commit.
+start from the same empty roster. On PostgreSQL the foreign-key checks of the commit run, and
+are timed, before the rollback. The commit's own fsync is timed for neither importer, and on
+SQLite neither are the checks at its commit.
 
 On PostgreSQL the parent vacuums the tables the importers write before each run. A rolled-back
 run leaves its rows behind as dead tuples with the same customer numbers, and the next run's
-unique check visits each of them: without the vacuum the portal's five runs took 2.76, 2.89,
+unique check visits each of them. Without the vacuum the portal's five runs took 2.76, 2.89,
 3.28, 3.43 and 3.59 s, each slower than the one before.
 """
 
