@@ -3,6 +3,7 @@
 import io
 import json
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -136,3 +137,29 @@ def test_merge_refuses_another_day_of_generation(postgresql, tmp_path):
 
     with pytest.raises(CommandError, match="another size or data set"):
         call_command("run_benchmarks", only=["launch"], merge=True, stdout=io.StringIO(), **common)
+
+
+def test_import_runs_in_its_own_database(postgresql, tmp_path):
+    output, markdown = tmp_path / "results.json", tmp_path / "suite.md"
+
+    call_command(
+        "run_benchmarks", size="tiny", repeat=1, only=["import"], output=str(output), markdown=str(markdown),
+        stdout=io.StringIO(),
+    )
+
+    entries = json.loads(output.read_text())["benchmarks"]["import"]
+    assert {entry["importer"] for entry in entries} == {"portal", "django-import-export"}
+    assert all(entry["median_s"] > 0 for entry in entries)
+    name = entries[0]["database"]
+    assert name != connection.settings_dict["NAME"]
+    with psycopg.connect(dbname=name, host=connection.settings_dict["HOST"] or "127.0.0.1",
+                         port=connection.settings_dict["PORT"] or 5432,
+                         user=connection.settings_dict["USER"] or "postgres") as import_connection:
+        options = import_connection.execute(
+            "SELECT reloptions FROM pg_class WHERE relname = %s", ["customers_customer"]
+        ).fetchone()[0]
+        customers = import_connection.execute("SELECT count(*) FROM customers_customer").fetchone()[0]
+    # benchmark_import vacuums before each run, so autovacuum cannot start in the middle of one.
+    assert "autovacuum_enabled=false" in options
+    # Every run was rolled back.
+    assert customers == 0
