@@ -112,9 +112,9 @@ def markdown_render(results: dict) -> str:
             f"Server time in ms over {results['repeat']} runs after one warm-up; goal: median below "
             f"{results['goals']['list_page_median_ms']} ms. The admin columns show the Django admin's changelist "
             "of the same table as a superuser, with its closest filter (its branch filter matches one branch "
-            "without the sub-branches). A filtered page asks for its total, counted up to "
-            f"{results['settings'].get('PORTAL_LIST_COUNT_LIMIT', 10_000):,} rows, in a second request once its rows "
-            "are shown; the total columns time that request.",
+            "without the sub-branches). Once its rows are shown, a filtered page requests its total, counted up to "
+            f"{results['settings'].get('PORTAL_LIST_COUNT_LIMIT', 10_000):,} rows, and the total columns time that "
+            "second request.",
             "",
             "| Role | Filter | Median | p95 | Min–max | Queries | Goal | Total median | Total p95 | Admin median "
             "| Admin queries |",
