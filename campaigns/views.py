@@ -280,13 +280,14 @@ def task_list(request):
     task_filter = TaskFilter(request.GET, queryset=tasks, user=request.user)
     # An invalid filter value shows the form errors and no rows, never the unfiltered list.
     filtered = task_filter.qs if task_filter.is_valid() else tasks.none()
-    if list_total_requested(request):
-        return list_total_response(request, filtered, noun="tasks")
     table = TaskTable(filtered)
     export_format = request.GET.get("_export")
     if export_format in EXPORT_FORMATS:
         RequestConfig(request, paginate=False).configure(table)
         return export_table(table, export_format, "tasks")
+    # After the export, so that an export link carrying count=total still exports.
+    if list_total_requested(request, task_filter):
+        return list_total_response(request, filtered, noun="tasks")
     RequestConfig(
         request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
     ).configure(table)
@@ -294,7 +295,7 @@ def task_list(request):
         request,
         "campaigns/task_list.html",
         "campaigns/partials/task_list_results.html",
-        {"filter": task_filter, "table": htmx_table(table), "list_total": list_total(request, filtered)},
+        {"filter": task_filter, "table": htmx_table(table), "list_total": list_total(request, filtered, task_filter)},
     )
 
 

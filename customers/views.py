@@ -25,13 +25,14 @@ def customer_list(request):
     # An invalid filter shows its errors and no rows: ignoring it would show, or export,
     # more customers than the user asked for.
     rows = customer_filter.qs if customer_filter.is_valid() else customers.none()
-    if list_total_requested(request):
-        return list_total_response(request, rows, noun="customers")
     table = CustomerTable(rows)
     export_format = request.GET.get("_export")
     if export_format in EXPORT_FORMATS:
         RequestConfig(request, paginate=False).configure(table)
         return export_table(table, export_format, "customers")
+    # After the export, so that an export link carrying count=total still exports.
+    if list_total_requested(request, customer_filter):
+        return list_total_response(request, rows, noun="customers")
     RequestConfig(
         request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": settings.PORTAL_PAGE_SIZE}
     ).configure(table)
@@ -39,7 +40,7 @@ def customer_list(request):
         request,
         "customers/customer_list.html",
         "customers/partials/customer_list_results.html",
-        {"filter": customer_filter, "table": htmx_table(table), "list_total": list_total(request, rows)},
+        {"filter": customer_filter, "table": htmx_table(table), "list_total": list_total(request, rows, customer_filter)},
     )
 
 

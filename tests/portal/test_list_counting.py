@@ -2,10 +2,11 @@
 
 import pytest
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from portal.pagination import list_is_filtered
+from portal.pagination import ListTotal, list_is_filtered
 from tests.factories import CustomerFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +65,7 @@ def test_total_keeps_the_scope(client, users, branch_tree):
     CustomerFactory(branch=branch_tree["b"], name="Zhang")
     client.force_login(users["supervisor_a"])
 
-    response = client.get(reverse("customers:list"), {"q": "Zhang", "count": "total"})
+    response = client.get(reverse("customers:list"), {"q": "Zhang", "count": "total"}, HTTP_HX_REQUEST="true")
 
     assert response.context["list_total"].count == 1
 
@@ -82,7 +83,7 @@ def test_filtered_total_stops_at_the_limit(client, users, branch_tree, settings,
     client.force_login(users["platform"])
     params = {"occupation": "Doctor"} if noun == "customers" else {"status": "open"}
 
-    bounded = client.get(reverse(url_name), {**params, "count": "total"})
+    bounded = client.get(reverse(url_name), {**params, "count": "total"}, HTTP_HX_REQUEST="true")
     exact = client.get(reverse(url_name), {**params, "count": "exact", "page": "1"})
 
     assert bounded.context["list_total"].exact is False
@@ -100,7 +101,7 @@ def test_total_at_the_limit_is_exact(client, users, branch_tree, settings):
     CustomerFactory(branch=branch_tree["a"], name="Zhang Min")
     client.force_login(users["platform"])
 
-    response = client.get(reverse("customers:list"), {"q": "Zhang", "count": "total"})
+    response = client.get(reverse("customers:list"), {"q": "Zhang", "count": "total"}, HTTP_HX_REQUEST="true")
 
     assert response.context["list_total"].count == 2
     assert response.context["list_total"].exact is True
@@ -113,7 +114,7 @@ def test_bounded_total_reads_no_further_than_the_limit(client, users, branch_tre
     client.force_login(users["platform"])
 
     with CaptureQueriesContext(connection) as queries:
-        client.get(reverse("customers:list"), {"q": "Zhang", "count": "total"})
+        client.get(reverse("customers:list"), {"q": "Zhang", "count": "total"}, HTTP_HX_REQUEST="true")
 
     [count_sql] = count_queries(queries)
     assert "LIMIT 3" in count_sql
@@ -127,7 +128,7 @@ def test_chinese_bounded_total(client, users, branch_tree, settings):
     users["platform"].save(update_fields=["language"])
     client.force_login(users["platform"])
 
-    response = client.get(reverse("campaigns:task_list"), {"status": "open", "count": "total"})
+    response = client.get(reverse("campaigns:task_list"), {"status": "open", "count": "total"}, HTTP_HX_REQUEST="true")
 
     body = response.content.decode()
     assert "超过 1 个任务" in body
@@ -136,3 +137,50 @@ def test_chinese_bounded_total(client, users, branch_tree, settings):
 
 def test_count_parameter_does_not_filter(rf):
     assert not list_is_filtered(rf.get("/", {"count": "exact", "page": "2"}))
+
+
+def test_plain_visit_to_total_url_gets_page(client, users, branch_tree):
+    CustomerFactory(branch=branch_tree["a"], name="Zhang")
+    client.force_login(users["platform"])
+
+    response = client.get(reverse("customers:list"), {"q": "Zhang", "count": "total"})
+
+    body = response.content.decode()
+    assert "<table" in body
+    assert 'hx-trigger="load"' in body
+
+
+@pytest.mark.parametrize("params", [{"q": "   "}, {"unknown": "1"}, {"q": "", "tier": ""}])
+def test_empty_or_unknown_parameters_do_not_filter(client, users, branch_tree, params):
+    CustomerFactory(branch=branch_tree["a"])
+    client.force_login(users["platform"])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("customers:list"), {**params, "count": "exact"})
+
+    assert response.context["list_total"] is None
+    assert count_queries(queries) == []
+
+
+def test_export_wins_over_total_request(client, users, branch_tree):
+    CustomerFactory(branch=branch_tree["a"], name="Zhang")
+    client.force_login(users["platform"])
+
+    response = client.get(
+        reverse("customers:list"), {"q": "Zhang", "count": "total", "_export": "csv"}, HTTP_HX_REQUEST="true"
+    )
+
+    assert response["Content-Type"].startswith("text/csv")
+    assert "Zhang" in b"".join(response.streaming_content if response.streaming else [response.content]).decode()
+
+
+def test_exact_total_has_thousands_separator(client, users, branch_tree, settings):
+    settings.PORTAL_LIST_COUNT_LIMIT = 10
+    client.force_login(users["platform"])
+
+    response = client.get(reverse("customers:list"), {"q": "Zhang", "count": "exact"})
+    html = render_to_string(
+        "partials/list_total.html", {"list_total": ListTotal(12345, exact=True), "noun": "tasks"}, request=response.wsgi_request
+    )
+
+    assert "12,345 tasks" in html
