@@ -19,7 +19,7 @@ def postgresql():
     need(connection.vendor == "postgresql", "benchmark_import's checks run on PostgreSQL: set DATABASE_URL")
 
 
-def test_deferred_foreign_key_check_runs_inside_the_timed_part(postgresql, db, branch_tree):
+def test_foreign_keys_check_runs_deferred(postgresql, db, branch_tree):
     customer = CustomerFactory(branch=branch_tree["a"])
     missing_branch = Branch.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
 
@@ -30,7 +30,7 @@ def test_deferred_foreign_key_check_runs_inside_the_timed_part(postgresql, db, b
 
 
 @pytest.mark.django_db(transaction=True)
-def test_runs_leave_the_database_as_they_found_it(postgresql):
+def test_runs_leave_database_unchanged(postgresql):
     output = io.StringIO()
 
     call_command("benchmark_import", rows=300, runs=2, importer=["portal"], stdout=output)

@@ -111,7 +111,7 @@ def test_merge_keeps_other_benchmarks(postgresql, tmp_path):
     assert "Figures of roster_list come from an earlier run" in markdown.read_text()
 
 
-def test_merge_accepts_the_same_data_set_generated_again(postgresql, tmp_path):
+def test_merge_accepts_regenerated_data_set(postgresql, tmp_path):
     output, markdown = tmp_path / "results.json", tmp_path / "suite.md"
     common = {"size": "tiny", "repeat": 1, "output": str(output), "markdown": str(markdown)}
     call_command("run_benchmarks", only=["roster_list"], stdout=io.StringIO(), **common)
@@ -126,7 +126,7 @@ def test_merge_accepts_the_same_data_set_generated_again(postgresql, tmp_path):
     assert set(json.loads(output.read_text())["benchmarks"]) == {"roster_list", "launch"}
 
 
-def test_merge_refuses_another_day_of_generation(postgresql, tmp_path):
+def test_merge_rejects_other_generation_day(postgresql, tmp_path):
     output, markdown = tmp_path / "results.json", tmp_path / "suite.md"
     common = {"size": "tiny", "repeat": 1, "output": str(output), "markdown": str(markdown)}
     call_command("run_benchmarks", only=["roster_list"], stdout=io.StringIO(), **common)
@@ -139,7 +139,7 @@ def test_merge_refuses_another_day_of_generation(postgresql, tmp_path):
         call_command("run_benchmarks", only=["launch"], merge=True, stdout=io.StringIO(), **common)
 
 
-def test_import_runs_in_its_own_database(postgresql, tmp_path):
+def test_import_uses_own_database(postgresql, tmp_path):
     output, markdown = tmp_path / "results.json", tmp_path / "suite.md"
 
     call_command(

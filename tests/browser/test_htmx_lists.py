@@ -135,7 +135,7 @@ def test_task_list_filter_updates_url(live_server, transactional_db, roster, des
     assert "overdue=false" in export_href
 
 
-def test_filtered_total_loads_after_the_rows(live_server, transactional_db, settings, roster, desk_page):
+def test_total_loads_after_rows(live_server, transactional_db, settings, roster, desk_page):
     settings.PORTAL_LIST_COUNT_LIMIT = 3
     page = desk_page
     page.goto(f"{live_server.url}/campaigns/tasks/?overdue=false")

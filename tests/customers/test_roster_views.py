@@ -183,7 +183,7 @@ def test_roster_search_number_prefix_or_name(users, branch_tree):
     assert search(users["platform"], "nothing") == []
 
 
-def test_roster_search_folds_case_only_for_cased_text(users, branch_tree):
+def test_search_folds_only_cased_text(users, branch_tree):
     CustomerFactory(customer_no="C1", name="肖秀英", branch=branch_tree["a"])
     CustomerFactory(customer_no="C2", name="王秀英", branch=branch_tree["a"])
     CustomerFactory(customer_no="C3", name="Xiao Xiuying", branch=branch_tree["a"])

@@ -66,7 +66,7 @@ def test_fast_select_one_query(managers):
 
 @pytest.mark.parametrize("value_index", [None, 0, 1])
 @pytest.mark.parametrize("null_label", [None, "No client manager"])
-def test_user_choices_match_the_model_choices(managers, value_index, null_label):
+def test_user_choices_match_model_choices(managers, value_index, null_label):
     value = None if value_index is None else managers[value_index].pk
     queryset = User.objects.filter(role=Role.CLIENT_MANAGER).order_by("username")
     model_field = ModelChoiceField(queryset=queryset, null_label=null_label, widget=FastSelect)
@@ -82,8 +82,8 @@ def test_user_choices_match_the_model_choices(managers, value_index, null_label)
 def test_user_choices_build_no_user(managers, monkeypatch):
     field = UserChoiceField(queryset=User.objects.filter(role=Role.CLIENT_MANAGER), widget=FastSelect)
 
-    def refuse(*args, **kwargs):
+    def reject(*args, **kwargs):
         raise AssertionError("a User instance was built")
 
-    monkeypatch.setattr(User, "from_db", classmethod(refuse))
+    monkeypatch.setattr(User, "from_db", classmethod(reject))
     assert "王伟" in field.widget.render("manager", None, WIDGET_ATTRS)

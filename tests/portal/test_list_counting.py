@@ -30,7 +30,7 @@ def test_unfiltered_list_counts_nothing(client, users, branch_tree, url_name):
     assert 'id="list-count"' not in response.content.decode()
 
 
-def test_filtered_list_loads_its_total_after_the_rows(client, users, branch_tree):
+def test_filtered_list_defers_total(client, users, branch_tree):
     CustomerFactory(branch=branch_tree["a"], name="Zhang")
     CustomerFactory(branch=branch_tree["a"], name="Li")
     client.force_login(users["platform"])
@@ -50,7 +50,7 @@ def test_filtered_list_loads_its_total_after_the_rows(client, users, branch_tree
     assert "<table" not in total.content.decode()
 
 
-def test_exact_count_renders_in_the_page(client, users, branch_tree):
+def test_exact_count_in_page(client, users, branch_tree):
     CustomerFactory(branch=branch_tree["a"], name="Zhang")
     client.force_login(users["platform"])
 
@@ -60,7 +60,7 @@ def test_exact_count_renders_in_the_page(client, users, branch_tree):
     assert "1 customer" in response.content.decode()
 
 
-def test_total_keeps_the_scope(client, users, branch_tree):
+def test_total_keeps_scope(client, users, branch_tree):
     CustomerFactory(branch=branch_tree["a"], name="Zhang")
     CustomerFactory(branch=branch_tree["b"], name="Zhang")
     client.force_login(users["supervisor_a"])
@@ -76,7 +76,7 @@ def test_list_is_filtered_ignores_paging(rf):
 
 
 @pytest.mark.parametrize(("url_name", "noun"), [("customers:list", "customers"), ("campaigns:task_list", "tasks")])
-def test_filtered_total_stops_at_the_limit(client, users, branch_tree, settings, url_name, noun):
+def test_total_stops_at_limit(client, users, branch_tree, settings, url_name, noun):
     settings.PORTAL_LIST_COUNT_LIMIT = 2
     for _ in range(3):
         TaskFactory(customer=CustomerFactory(branch=branch_tree["a"], occupation="Doctor"), assignee=users["manager_a"])
@@ -95,7 +95,7 @@ def test_filtered_total_stops_at_the_limit(client, users, branch_tree, settings,
     assert 'id="list-count-exact"' not in exact.content.decode()
 
 
-def test_total_at_the_limit_is_exact(client, users, branch_tree, settings):
+def test_total_at_limit_is_exact(client, users, branch_tree, settings):
     settings.PORTAL_LIST_COUNT_LIMIT = 2
     CustomerFactory(branch=branch_tree["a"], name="Zhang Wei")
     CustomerFactory(branch=branch_tree["a"], name="Zhang Min")
@@ -108,7 +108,7 @@ def test_total_at_the_limit_is_exact(client, users, branch_tree, settings):
     assert "2 customers" in response.content.decode()
 
 
-def test_bounded_total_reads_no_further_than_the_limit(client, users, branch_tree, settings):
+def test_bounded_count_query_limit(client, users, branch_tree, settings):
     settings.PORTAL_LIST_COUNT_LIMIT = 2
     CustomerFactory(branch=branch_tree["a"], name="Zhang Wei")
     client.force_login(users["platform"])
@@ -139,7 +139,7 @@ def test_count_parameter_does_not_filter(rf):
     assert not list_is_filtered(rf.get("/", {"count": "exact", "page": "2"}))
 
 
-def test_plain_visit_to_total_url_gets_page(client, users, branch_tree):
+def test_plain_total_visit_gets_page(client, users, branch_tree):
     CustomerFactory(branch=branch_tree["a"], name="Zhang")
     client.force_login(users["platform"])
 
@@ -151,7 +151,7 @@ def test_plain_visit_to_total_url_gets_page(client, users, branch_tree):
 
 
 @pytest.mark.parametrize("params", [{"q": "   "}, {"unknown": "1"}, {"q": "", "tier": ""}])
-def test_empty_or_unknown_parameters_do_not_filter(client, users, branch_tree, params):
+def test_blank_parameters_do_not_filter(client, users, branch_tree, params):
     CustomerFactory(branch=branch_tree["a"])
     client.force_login(users["platform"])
 
@@ -162,7 +162,7 @@ def test_empty_or_unknown_parameters_do_not_filter(client, users, branch_tree, p
     assert count_queries(queries) == []
 
 
-def test_export_wins_over_total_request(client, users, branch_tree):
+def test_export_before_total(client, users, branch_tree):
     CustomerFactory(branch=branch_tree["a"], name="Zhang")
     client.force_login(users["platform"])
 
@@ -174,7 +174,7 @@ def test_export_wins_over_total_request(client, users, branch_tree):
     assert "Zhang" in b"".join(response.streaming_content if response.streaming else [response.content]).decode()
 
 
-def test_exact_total_has_thousands_separator(client, users, branch_tree, settings):
+def test_exact_total_thousands_separator(client, users, branch_tree, settings):
     settings.PORTAL_LIST_COUNT_LIMIT = 10
     client.force_login(users["platform"])
 
