@@ -4,8 +4,8 @@ from django.db.models import Lookup
 
 
 class EqualsAny(Lookup):
-    """`lhs = ANY(rhs)` for an array on the right, such as an ArraySubquery. Use it in filter()
-    as an expression: `filter(EqualsAny(F("pk"), ArraySubquery(ids)))`. PostgreSQL only."""
+    """A lookup `lhs = ANY(rhs)` with an array, such as an ArraySubquery, on the right. It is an
+    expression for filter(): `filter(EqualsAny(F("pk"), ArraySubquery(ids)))`. PostgreSQL only."""
 
     lookup_name = "equals_any"
     prepare_rhs = False
