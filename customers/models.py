@@ -124,10 +124,8 @@ class Customer(models.Model):
         db_index=False,
     )
     aum = models.DecimalField(_("AUM (CNY)"), max_digits=18, decimal_places=2, default=Decimal("0"))
-    # The tier follows from the AUM and the tiers' thresholds: the roster import and
-    # customer_update_aum set it from the tiers they have just read. So it has no database
-    # constraint, whose row-by-row check at commit took 0.38 s of a 100,000-row import. Django
-    # still sets it to NULL when a tier is deleted.
+    # No database constraint, because the tier follows from the AUM and is set from tiers just
+    # read. Its check at commit took 0.38 s of a 100,000-row import. Django applies SET_NULL.
     tier = models.ForeignKey(
         Tier, verbose_name=_("tier"), on_delete=models.SET_NULL, null=True, blank=True, related_name="customers",
         db_index=False, db_constraint=False,
@@ -257,10 +255,9 @@ class AumSnapshot(models.Model):
     # its queries use. The unique (customer, taken_on) index also serves lookups by customer.
     # No query selects snapshots by date, tier or import; deleting a tier or an import scans
     # the table, which is rare.
-    # The foreign keys have no database constraint: PostgreSQL checks each one row by row when
-    # the import commits, which took 0.75 s for 100,000 snapshots. Only the import writes this
-    # table, with ids it has just read or written in the same transaction, and Django still
-    # applies on_delete when a customer, tier or import is deleted.
+    # No database constraint on the foreign keys: their row-by-row checks at commit took 0.75 s
+    # for 100,000 snapshots. Only the import writes them, from ids of its own transaction, and
+    # Django still applies on_delete.
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="aum_snapshots", db_index=False,
         db_constraint=False,

@@ -41,7 +41,7 @@ def test_runs_leave_database_unchanged(postgresql):
     assert all(seconds > 0 for seconds in runs)
     assert not Customer.objects.exists()
     with connection.cursor() as cursor:
-        # VACUUM before each run removed the dead rows of the runs before it; only the last
+        # VACUUM before each run removed the dead rows of the runs before it, so only the last
         # run's rolled-back rows remain.
         cursor.execute("SELECT pg_stat_force_next_flush()")
         cursor.execute("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = %s", [Customer._meta.db_table])
