@@ -23,7 +23,7 @@ from customers.models import Branch, Tier
 from .changes import ChangeSamples
 from .mapping import ROSTER_FIELDS, mapping_validate
 from .parsing import ParsedTable
-from .postgresql import customer_copy_sql, customer_ids_reserve, customer_row_builder
+from .postgresql import customer_copy, customer_ids_reserve, customer_row_builder
 from .report import ImportReport
 from .rows import row_checker
 from .values import text_normalize
@@ -93,7 +93,7 @@ def roster_plan_copy(*, table: ParsedTable, mapping: dict[str, str], default_bra
     row_build = customer_row_builder()
     with connection.cursor() as cursor:
         new_ids = customer_ids_reserve(cursor.cursor, len(numbers) - len(existing))
-        with cursor.cursor.copy(customer_copy_sql()) as copy:
+        with customer_copy(cursor.cursor) as copy:
             for parsed in table.rows:
                 row = check(parsed)
                 if row.errors:
