@@ -13,6 +13,7 @@ generic one on SQLite.
 Called inside the commit's transaction, so any failure rolls everything back.
 """
 
+import json
 import logging
 import operator
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import connection
+from psycopg.types.json import set_json_dumps
 
 from customers.models import AumSnapshot, Customer, RosterChange, RosterImport, Tier
 
@@ -97,6 +99,12 @@ def customer_ids_reserve(raw_cursor, count: int) -> list[int]:
     return [row[0] for row in raw_cursor.fetchall()]
 
 
+def json_text(value) -> str:
+    """Serialise a JSON column's value for psycopg. Most roster rows have no extra columns, and
+    json.dumps of their empty dict was 40% of the time psycopg took to format a customer row."""
+    return "{}" if value == {} else json.dumps(value, ensure_ascii=False)
+
+
 @contextmanager
 def binary_copy(raw_cursor, table: str, columns: list[str]) -> Iterator:
     """Open a COPY into `columns` of `table` in PostgreSQL's binary format and yield it.
@@ -105,6 +113,7 @@ def binary_copy(raw_cursor, table: str, columns: list[str]) -> Iterator:
     with the text format, psycopg formats a customer row in half the time (0.15 s instead of
     0.3 s for 100,000 rows), and the server parses dates, numbers and timestamps faster.
     A value must have the Python type of its column (a str for text, a dict for JSON)."""
+    set_json_dumps(json_text, raw_cursor)
     raw_cursor.execute(
         "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
         [quoted(table)],
