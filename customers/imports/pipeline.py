@@ -91,7 +91,8 @@ def roster_plan_copy(*, table: ParsedTable, mapping: dict[str, str], default_bra
     # Every valid row has a distinct number, so the numbers not found are the new customers.
     seen_numbers = set()
     row_build = customer_row_builder()
-    with connection.cursor() as cursor:
+    # Django's wrapper turns psycopg's errors from the raw cursor into DatabaseError, as in roster_write_postgresql.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         new_ids = customer_ids_reserve(cursor.cursor, len(numbers) - len(existing))
         with customer_copy(cursor.cursor) as copy:
             for parsed in table.rows:

@@ -53,7 +53,9 @@ def roster_write_postgresql(
     import_id = roster_import.pk if roster_import else None
     counts = {kind: 0 for kind in RosterChange.Kind.values}
     existing = plan.changed + plan.unchanged
-    with connection.cursor() as cursor:
+    # The psycopg cursor raises psycopg's own errors, which the callers would not catch as
+    # Django's DatabaseError without the wrapper.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         # The psycopg 3 cursor under Django's wrapper, for COPY.
         raw_cursor = cursor.cursor
         if new_ids is None:

@@ -188,12 +188,22 @@ def phone_parse(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# The length of Customer.email, Django's EmailField default. validate_email accepts addresses
+# of up to 320 characters, which PostgreSQL would reject for the varchar(254) column.
+EMAIL_MAX_LENGTH = 254
+
+
 def email_parse(value: str) -> str:
     text = text_normalize(value)
     try:
         validate_email(text)
     except ValidationError as error:
         raise ValueInvalid(gettext_noop("Invalid e-mail address.")) from error
+    if len(text) > EMAIL_MAX_LENGTH:
+        raise ValueInvalid(
+            gettext_noop("Too long: %(length)s characters, at most %(max_length)s allowed."),
+            {"length": len(text), "max_length": EMAIL_MAX_LENGTH},
+        )
     return text
 
 

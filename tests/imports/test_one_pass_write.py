@@ -7,12 +7,14 @@ selects the two-pass path on either database. On SQLite both calls take that pat
 import logging
 
 import pytest
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 
 from customers.imports.mapping import ROSTER_FIELDS, mapping_suggest
 from customers.imports.parsing import table_read
-from customers.imports.report import ImportRejected
-from customers.models import AumSnapshot, Customer, RosterChange
+from customers.imports.postgresql import customer_copy_fields
+from customers.imports.report import ImportInvalid, ImportRejected
+from customers.imports.services import ImportSource, roster_file_commit
+from customers.models import AumSnapshot, Customer, RosterChange, RosterImport
 from customers.services import CommitMode, roster_import_commit
 from tests.conftest import need
 
@@ -124,6 +126,44 @@ def test_missing_customers_with_scattered_new_ids(roster_with_changes, monkeypat
     assert [line[0] for line in missing] == ["003"]
     flagged = [customer[0] for customer in rows["customers"] if customer[-1] is not None]
     assert flagged == ["003"]
+
+
+def test_failed_copy_recorded_as_failed(write_csv, users, branch_tree, monkeypatch):
+    """A database error inside the one pass's COPY, which the raw psycopg cursor raises as
+    psycopg's own error, reaches roster_file_commit as Django's DatabaseError: the import is
+    recorded as failed and nothing is written."""
+    need(connection.vendor == "postgresql", "the one pass is PostgreSQL's")
+    from customers.imports import pipeline
+
+    build = pipeline.customer_row_builder
+
+    def builder_with_long_email():
+        # The parsers reject such an address, so only a changed row can reach the column.
+        row_build = build()
+        email_position = 1 + [model_field.attname for model_field in customer_copy_fields()].index("email")
+
+        def row_build_long(customer_id, values):
+            row = row_build(customer_id, values)
+            row[email_position] = "a" * 300 + "@bank.example"
+            return row
+
+        return row_build_long
+
+    monkeypatch.setattr(pipeline, "customer_row_builder", builder_with_long_email)
+    path = write_csv("long_email.csv", HEADER + "001,张三,BA,cm_a,2500000,,\n")
+    table = table_read(path=path)
+    with pytest.raises(ImportInvalid) as error:
+        roster_file_commit(
+            path=path, table=table, mapping=mapping_suggest(headers=table.headers, fields=ROSTER_FIELDS),
+            user=None, source=ImportSource.COMMAND_LINE, options={}, default_branch=None, mode=CommitMode.REJECT,
+        )
+
+    assert isinstance(error.value.__cause__, DataError)
+    roster_import = RosterImport.objects.get()
+    assert roster_import.status == RosterImport.Status.FAILED
+    assert "character varying(254)" in roster_import.summary["failure"]
+    assert not Customer.objects.exists()
+    assert not AumSnapshot.objects.exists()
 
 
 @pytest.fixture

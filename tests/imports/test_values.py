@@ -13,6 +13,7 @@ from customers.imports.mapping import (
     mapping_suggest,
     mapping_validate,
 )
+from customers.models import Customer
 
 
 @pytest.mark.parametrize(
@@ -88,6 +89,18 @@ def test_email_parse_validates():
     assert values.email_parse(" li@bank.example ") == "li@bank.example"
     with pytest.raises(values.ValueInvalid):
         values.email_parse("li@")
+
+
+def test_email_parse_fits_column():
+    """Reject a valid address longer than the customer's e-mail column, which would otherwise
+    fail PostgreSQL's write midway."""
+    assert values.EMAIL_MAX_LENGTH == Customer._meta.get_field("email").max_length
+    domain = "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + ".example"
+    longest = "a" * (values.EMAIL_MAX_LENGTH - len(domain) - 1) + "@" + domain
+    assert values.email_parse(longest) == longest
+    with pytest.raises(values.ValueInvalid) as error:
+        values.email_parse("a" + longest)
+    assert error.value.params == {"length": values.EMAIL_MAX_LENGTH + 1, "max_length": values.EMAIL_MAX_LENGTH}
 
 
 def test_text_parser_rejects_too_long():
