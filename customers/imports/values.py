@@ -53,6 +53,9 @@ PLAIN_AMOUNT_PATTERN = re.compile(r"\d{1,16}(?:\.\d{1,2})?", re.ASCII)
 GROUPED_AMOUNT_PATTERN = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 DATE_PATTERN = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
 ISO_DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# The largest value of the numeric(18, 2) AUM column.
+# NOTE: SQLite stores decimals as floating point, so there an amount of more than 15 significant
+# digits loses its last digits, and one near this maximum fails when Django reads it back.
 MAX_AMOUNT = Decimal("9999999999999999.99")
 
 
