@@ -578,9 +578,10 @@ def customer_build(
     manager = values.pop("client_manager", None)
     tier = tier_for(values["aum"])
     values.update(
-        branch_id=branch.pk,
-        client_manager_id=manager.pk if manager is not None else None,
-        tier_id=tier.pk if tier is not None else None,
+        # .id rather than .pk, which goes through a property and a method, once per new customer.
+        branch_id=branch.id,
+        client_manager_id=manager.id if manager is not None else None,
+        tier_id=tier.id if tier is not None else None,
         extra=dict(row.extra),
         created_at=now,
         updated_at=now,

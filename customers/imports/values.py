@@ -334,18 +334,17 @@ def id_number_parse(value: str) -> str:
         text = value
     else:
         text = text_normalize(value).replace(" ", "").upper()
-    # Scientific notation contains an E and a decimal tail contains a dot, so a number of
-    # 17 digits and a digit or X needs no damage check.
-    if not ID_NUMBER_18_PATTERN.match(text):
-        identifier_damage_check(text, check_rounding=False)
-    if ID_NUMBER_15_PATTERN.match(text):
-        text = text[:6] + "19" + text[6:]
-        text += id_number_check_character(text)
-    elif not ID_NUMBER_18_PATTERN.match(text):
-        raise ValueInvalid(gettext_noop(
-            "Invalid ID number: a mainland resident ID number has 18 characters (17 digits and a digit or X) "
-            "or, for old cards, 15 digits."
-        ))
+        # Scientific notation contains an E and a decimal tail contains a dot, so a number of
+        # 17 digits and a digit or X needs no damage check.
+        if not ID_NUMBER_18_PATTERN.match(text):
+            identifier_damage_check(text, check_rounding=False)
+            if not ID_NUMBER_15_PATTERN.match(text):
+                raise ValueInvalid(gettext_noop(
+                    "Invalid ID number: a mainland resident ID number has 18 characters (17 digits and a digit or X) "
+                    "or, for old cards, 15 digits."
+                ))
+            text = text[:6] + "19" + text[6:]
+            text += id_number_check_character(text)
     try:
         datetime.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError as error:
