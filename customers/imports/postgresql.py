@@ -53,8 +53,8 @@ def roster_write_postgresql(
     import_id = roster_import.pk if roster_import else None
     counts = {kind: 0 for kind in RosterChange.Kind.values}
     existing = plan.changed + plan.unchanged
-    # The psycopg cursor raises psycopg's own errors, which the callers would not catch as
-    # Django's DatabaseError without the wrapper.
+    # wrap_database_errors turns psycopg's errors from the raw cursor into Django's
+    # DatabaseError, which the callers catch to record the import as failed.
     with connection.cursor() as cursor, connection.wrap_database_errors:
         # The psycopg 3 cursor under Django's wrapper, for COPY.
         raw_cursor = cursor.cursor

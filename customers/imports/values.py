@@ -191,7 +191,7 @@ def phone_parse(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-# The length of Customer.email, Django's EmailField default. validate_email accepts addresses
+# The maximum length of Customer.email, Django's EmailField default. validate_email accepts addresses
 # of up to 320 characters, which PostgreSQL would reject for the varchar(254) column.
 EMAIL_MAX_LENGTH = 254
 

@@ -113,8 +113,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    # SQLite builds the covering index customer_id_tier_idx without its INCLUDE column, as a
-    # plain index on the id, which serves it as well; its warning would greet every command.
+    # SQLite builds the covering index customer_id_tier_idx as a plain index on the id, which
+    # serves it as well. Without this, every command would print Django's warning about it.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

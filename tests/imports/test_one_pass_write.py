@@ -138,7 +138,7 @@ def test_failed_copy_recorded_as_failed(write_csv, users, branch_tree, monkeypat
     build = pipeline.customer_row_builder
 
     def builder_with_long_email():
-        # The parsers reject such an address, so only a changed row can reach the column.
+        # The parsers reject such an address, so the row is changed after its check.
         row_build = build()
         email_position = 1 + [model_field.attname for model_field in customer_copy_fields()].index("email")
 
