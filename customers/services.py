@@ -578,7 +578,7 @@ def customer_build(
     manager = values.pop("client_manager", None)
     tier = tier_for(values["aum"])
     values.update(
-        # .id rather than .pk, which goes through a property and a method, once per new customer.
+        # Read .id, not .pk: pk goes through a property and a method call, once per new customer.
         branch_id=branch.id,
         client_manager_id=manager.id if manager is not None else None,
         tier_id=tier.id if tier is not None else None,

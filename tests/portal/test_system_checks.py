@@ -1,5 +1,5 @@
-"""Django's system checks, those of the database included, pass without warnings on the
-database the tests run on, so that migrate and runserver in the quick start print none."""
+"""Django's system checks, including the database checks, report no warnings on the database
+the tests run on, so migrate and runserver in the quick start print none."""
 
 import pytest
 from django.core.management import call_command
